@@ -1,0 +1,90 @@
+"""Who may do what: the signed-in membership, permission checks, and client visibility.
+
+Views call ``require(Permission.X)`` and load clients with ``client_for_view``; both
+refuse the same way for an absent, foreign or unassigned client (404), so nothing
+reveals what exists elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+from flask import abort, g
+from flask_login import current_user, login_required
+from sqlalchemy import Select, exists, select
+
+from agency.clients.models import Client, ClientAssignment
+from agency.extensions import db
+from tenants.models import Membership
+from tenants.roles import Permission, has_permission
+from tenants.scoping import tenant_get_or_none
+
+
+def current_membership() -> Membership:
+    membership = getattr(g, "membership", None)
+    if membership is None:
+        abort(401)
+    return membership
+
+
+def can(permission: Permission) -> bool:
+    membership = getattr(g, "membership", None)
+    return membership is not None and has_permission(membership.role, permission)
+
+
+def require(*permissions: Permission):
+    """Decorator: signed in, and holding every permission named (else 403)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            for permission in permissions:
+                if not can(permission):
+                    abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def visible_clients(membership: Membership | None = None) -> Select:
+    """A SELECT of the clients this membership may see (all, or only assigned ones)."""
+    membership = membership or current_membership()
+    query = select(Client)
+    if not has_permission(membership.role, Permission.CLIENT_VIEW_ALL):
+        query = query.where(
+            exists().where(
+                ClientAssignment.client_id == Client.id,
+                ClientAssignment.membership_id == membership.id,
+            )
+        )
+    return query
+
+
+def client_for_view(client_id: uuid.UUID | str, membership: Membership | None = None) -> Client:
+    """The client, if it exists in this agency *and* this membership may see it; else 404."""
+    membership = membership or current_membership()
+    client = tenant_get_or_none(Client, client_id)
+    if client is None or not may_see_client(membership, client):
+        abort(404)
+    return client
+
+
+def may_see_client(membership: Membership, client: Client) -> bool:
+    if has_permission(membership.role, Permission.CLIENT_VIEW_ALL):
+        return True
+    return db.session.scalar(
+        select(
+            exists().where(
+                ClientAssignment.client_id == client.id,
+                ClientAssignment.membership_id == membership.id,
+            )
+        )
+    )
+
+
+def signed_in_user():
+    return current_user if current_user.is_authenticated else None

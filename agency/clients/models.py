@@ -1,0 +1,101 @@
+"""Client workspaces (the SMEs an agency works for), their staff and their contacts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agency.extensions import db
+from tenants.ids import new_id
+from tenants.scoping import TenantMixin
+
+
+class Client(TenantMixin, db.Model):
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "id"),
+        Index("ix_clients_agency_id_archived_at_name", "agency_id", "archived_at", "name"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+    brand_tone: Mapped[str] = mapped_column(Text, default="")
+    brand_words_use: Mapped[str] = mapped_column(Text, default="")
+    brand_words_avoid: Mapped[str] = mapped_column(Text, default="")
+    brand_hashtags: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    contacts = relationship(
+        "Contact", back_populates="client", order_by="Contact.name", viewonly=True
+    )
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class ClientAssignment(TenantMixin, db.Model):
+    """Staff assigned to a client. Members see and act on only these clients."""
+
+    __tablename__ = "client_assignments"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "client_id", "membership_id"),
+        UniqueConstraint("agency_id", "id"),
+        Index("ix_client_assignments_agency_id_membership_id", "agency_id", "membership_id"),
+        ForeignKeyConstraint(
+            ["agency_id", "client_id"], ["clients.agency_id", "clients.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["agency_id", "membership_id"], ["memberships.agency_id", "memberships.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    membership_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    membership = relationship("Membership", lazy="joined", viewonly=True)
+
+
+class Contact(TenantMixin, db.Model):
+    """One of the SME's people: who they are and whether they approve posts."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "id"),
+        Index("ix_contacts_agency_id_client_id", "agency_id", "client_id"),
+        ForeignKeyConstraint(
+            ["agency_id", "client_id"], ["clients.agency_id", "clients.id"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    approves_posts: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    client = relationship("Client", back_populates="contacts", viewonly=True)

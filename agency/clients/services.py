@@ -1,0 +1,180 @@
+"""Client workspace writes. Each adds to the session, flushes and records an audit entry;
+the caller commits once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from zoneinfo import available_timezones
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, select
+
+from agency.audit.services import Action, record
+from agency.auth.services import ServiceError
+from agency.extensions import db
+from tenants.models import Membership
+
+from .models import Client, ClientAssignment, Contact
+
+LANGUAGES = ("fr", "en")
+CLIENT_FIELDS = ("name", "timezone", "language", "brand_tone", "brand_words_use",
+                 "brand_words_avoid", "brand_hashtags")
+CONTACT_FIELDS = ("name", "email", "phone", "approves_posts")
+
+
+def valid_timezone(name: str) -> bool:
+    return name in _timezones()
+
+
+_TZ_CACHE: frozenset[str] | None = None
+
+
+def _timezones() -> frozenset[str]:
+    global _TZ_CACHE
+    if _TZ_CACHE is None:
+        _TZ_CACHE = frozenset(available_timezones())
+    return _TZ_CACHE
+
+
+def _validate_client(values: dict) -> None:
+    if "name" in values and not (values["name"] or "").strip():
+        raise ServiceError(_("A client needs a name."), field="name")
+    if "timezone" in values and not valid_timezone(values["timezone"]):
+        raise ServiceError(_("Unknown timezone."), field="timezone")
+    if "language" in values and values["language"] not in LANGUAGES:
+        raise ServiceError(_("Choose French or English."), field="language")
+
+
+def create_client(values: dict) -> Client:
+    """Create a client workspace (defaults: Europe/Paris, French)."""
+    values = {k: v for k, v in values.items() if k in CLIENT_FIELDS and v is not None}
+    values.setdefault("timezone", "Europe/Paris")
+    values.setdefault("language", "fr")
+    _validate_client(values)
+    values["name"] = values["name"].strip()
+    client = Client(**values)
+    db.session.add(client)
+    db.session.flush()
+    record(Action.CLIENT_CREATED, client, details={"name": client.name})
+    return client
+
+
+def update_client(client: Client, values: dict) -> Client:
+    """Apply the given fields; an unchanged field is not recorded as a change."""
+    values = {k: v for k, v in values.items() if k in CLIENT_FIELDS and v is not None}
+    _validate_client(values)
+    changed = {}
+    for key, value in values.items():
+        if key == "name":
+            value = value.strip()
+        if getattr(client, key) != value:
+            changed[key] = value
+            setattr(client, key, value)
+    if changed:
+        db.session.flush()
+        record(Action.CLIENT_UPDATED, client, details={"fields": sorted(changed)})
+    return client
+
+
+def archive_client(client: Client) -> None:
+    """Idempotent. Archiving keeps everything; it only takes the client out of daily view."""
+    if client.archived_at is None:
+        client.archived_at = datetime.now(UTC)
+        record(Action.CLIENT_ARCHIVED, client, details={"name": client.name})
+
+
+def restore_client(client: Client) -> None:
+    """Idempotent."""
+    if client.archived_at is not None:
+        client.archived_at = None
+        record(Action.CLIENT_RESTORED, client, details={"name": client.name})
+
+
+def set_assigned_staff(client: Client, membership_ids: list[uuid.UUID]) -> None:
+    """Make exactly these memberships the client's assigned staff."""
+    wanted = set(membership_ids)
+    known = set(db.session.scalars(select(Membership.id).where(Membership.id.in_(wanted))))
+    if known != wanted:
+        raise ServiceError(_("Unknown team member."), field="staff")
+    current = set(db.session.scalars(
+        select(ClientAssignment.membership_id).where(ClientAssignment.client_id == client.id)
+    ))
+    removed, added = current - wanted, wanted - current
+    if removed:
+        db.session.execute(delete(ClientAssignment).where(
+            ClientAssignment.client_id == client.id,
+            ClientAssignment.membership_id.in_(removed),
+        ))
+    for membership_id in added:
+        db.session.add(ClientAssignment(client_id=client.id, membership_id=membership_id))
+    if removed or added:
+        db.session.flush()
+        record(Action.CLIENT_STAFF_CHANGED, client,
+               details={"added": sorted(map(str, added)), "removed": sorted(map(str, removed))})
+
+
+def assigned_membership_ids(client: Client) -> set[uuid.UUID]:
+    return set(db.session.scalars(
+        select(ClientAssignment.membership_id).where(ClientAssignment.client_id == client.id)
+    ))
+
+
+def _validate_contact(values: dict) -> dict:
+    from email_validator import EmailNotValidError, validate_email
+
+    out = {k: v for k, v in values.items() if k in CONTACT_FIELDS and v is not None}
+    if "name" in out:
+        out["name"] = out["name"].strip()
+        if not out["name"]:
+            raise ServiceError(_("A contact needs a name."), field="name")
+    if out.get("email"):
+        try:
+            out["email"] = validate_email(
+                out["email"].strip(), check_deliverability=False,
+                # .test and .localhost addresses (demo, tests) are fine outside production
+                test_environment=not current_app.config["PRODUCTION"],
+            ).normalized.lower()
+        except EmailNotValidError:
+            raise ServiceError(_("Enter a valid e-mail address."), field="email") from None
+    if out.get("phone"):
+        phone = out["phone"].strip()
+        digits = [c for c in phone if c.isdigit()]
+        if not 6 <= len(digits) <= 15 or any(c not in "0123456789+ ().-" for c in phone):
+            raise ServiceError(_("Enter a valid phone number."), field="phone")
+        out["phone"] = phone
+    return out
+
+
+def create_contact(client: Client, values: dict) -> Contact:
+    out = _validate_contact(values)
+    if out.get("approves_posts") and not out.get("email"):
+        raise ServiceError(_("A contact who approves posts needs an e-mail address."),
+                           field="email")
+    contact = Contact(client_id=client.id, **out)
+    db.session.add(contact)
+    db.session.flush()
+    record(Action.CONTACT_CREATED, contact, details={"client": str(client.id)})
+    return contact
+
+
+def update_contact(contact: Contact, values: dict) -> Contact:
+    out = _validate_contact(values)
+    approves = out.get("approves_posts", contact.approves_posts)
+    email = out.get("email", contact.email)
+    if approves and not email:
+        raise ServiceError(_("A contact who approves posts needs an e-mail address."),
+                           field="email")
+    changed = [k for k, v in out.items() if getattr(contact, k) != v]
+    for key in changed:
+        setattr(contact, key, out[key])
+    if changed:
+        db.session.flush()
+        record(Action.CONTACT_UPDATED, contact, details={"fields": sorted(changed)})
+    return contact
+
+
+def delete_contact(contact: Contact) -> None:
+    record(Action.CONTACT_DELETED, contact, details={"name": contact.name})
+    db.session.delete(contact)

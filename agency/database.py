@@ -1,0 +1,33 @@
+"""Engine-level settings for the embedded SQLite default.
+
+- Foreign keys are enforced (SQLite leaves them off by default), so the composite
+  tenant keys hold there too.
+- WAL and a busy timeout let the web process and workers share the file.
+- pysqlite's own transaction handling is replaced by explicit BEGIN, the documented
+  recipe that makes SAVEPOINT (and so nested transactions) behave.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
