@@ -34,12 +34,19 @@ def can(permission: Permission) -> bool:
 
 
 def require(*permissions: Permission):
-    """Decorator: signed in, and holding every permission named (else 403)."""
+    """Decorator: signed in, and holding every permission named (else 403).
+
+    A route about one client first loads it, so an absent, foreign or unassigned
+    client answers 404 before any permission is judged: the answer never depends on
+    what exists outside what the person may see.
+    """
 
     def decorator(view):
         @functools.wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
+            if "client_id" in kwargs:
+                client_for_view(kwargs["client_id"])
             for permission in permissions:
                 if not can(permission):
                     abort(403)
@@ -65,12 +72,19 @@ def visible_clients(membership: Membership | None = None) -> Select:
 
 
 def client_for_view(client_id: uuid.UUID | str, membership: Membership | None = None) -> Client:
-    """The client, if it exists in this agency *and* this membership may see it; else 404."""
+    """The client, if it exists in this agency *and* this membership may see it; else 404.
+
+    Remembered for the rest of the request, so a decorator and its view load it once.
+    """
     membership = membership or current_membership()
-    client = tenant_get_or_none(Client, client_id)
-    if client is None or not may_see_client(membership, client):
-        abort(404)
-    return client
+    cache = g.setdefault("visible_clients", {})
+    key = (membership.id, str(client_id))
+    if key not in cache:
+        client = tenant_get_or_none(Client, client_id)
+        if client is None or not may_see_client(membership, client):
+            abort(404)
+        cache[key] = client
+    return cache[key]
 
 
 def may_see_client(membership: Membership, client: Client) -> bool:

@@ -74,6 +74,8 @@ def app(redis_url, key_prefix):
         "RATELIMIT_STORAGE_URI": _limiter_uri(redis_url),
         "RATELIMIT_KEY_PREFIX": key_prefix + "limits",
         "SERVER_NAME": "relais.test",
+        # Forms are posted directly in tests; tests/auth checks CSRF refusal with it on.
+        "WTF_CSRF_ENABLED": False,
     })
     app.extensions["relais_mail_memory"] = []
     with app.app_context():

@@ -1,0 +1,54 @@
+import json
+
+from sqlalchemy import func, select
+
+from agency.auth.sessions import principal_from_api_token
+from agency.clients.models import Client, Contact
+from agency.demo import DEMO_PASSWORD, OWNER
+from tenants.context import tenant_scope
+from tenants.models import Membership
+
+
+def test_agency_create_prints_one_json_object(app, db):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["agency", "create", "--name", "Agence Nord",
+                                 "--owner-email", "Nord@Example.test",
+                                 "--password", "un mot de passe solide"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"agency_id", "user_id", "api_token"} <= data.keys()
+    with app.test_request_context():
+        user, membership, _ = principal_from_api_token(data["api_token"])
+        assert str(user.id) == data["user_id"]
+        assert str(membership.agency_id) == data["agency_id"]
+        assert user.email == "nord@example.test"
+
+
+def test_agency_create_refuses_a_weak_password(app, db):
+    result = app.test_cli_runner().invoke(args=[
+        "agency", "create", "--name", "X", "--owner-email", "x@example.test",
+        "--password", "password"])
+    assert result.exit_code == 2
+    assert "password" in json.loads(result.stderr)["field"]
+
+
+def test_seed_demo_is_idempotent(app, db):
+    from agency.auth.services import find_user_by_email
+    from agency.auth.passwords import verify_password
+
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        assert OWNER in result.output
+    owner = find_user_by_email(OWNER)
+    assert verify_password(owner.password_hash, DEMO_PASSWORD)
+    from agency.auth.sessions import memberships_of
+
+    with app.test_request_context():
+        agency_id = memberships_of(owner)[0].agency_id
+    with tenant_scope(agency_id):
+        assert db.session.scalar(select(func.count()).select_from(Client)) == 3
+        assert db.session.scalar(select(func.count()).select_from(Contact)) == 4
+        roles = sorted(m.role.value for m in db.session.scalars(select(Membership)))
+        assert roles == ["manager", "member", "owner"]
