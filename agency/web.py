@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, render_template, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -84,7 +85,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _helpers():
-        return {"can": can, "Permission": Permission, "membership": g.get("membership")}
+        return {"can": can, "Permission": Permission, "membership": g.get("membership"),
+                "get_locale": get_locale}
 
     _check_database_role_once(app)
 

@@ -142,3 +142,14 @@ def test_alternating_tenants_over_a_small_pool_never_mix(app_engine, two_agencie
             rows = conn.execute(text("SELECT agency_id, name FROM clients")).all()
         assert {r.agency_id for r in rows} == {agency_id}
         assert {r.name for r in rows} == expected[agency_id]
+
+
+def test_an_owner_role_is_refused_in_production_and_warned_about_otherwise(owner_engine,
+                                                                           caplog):
+    from tenants.rls import UnsafeDatabaseRole, check_app_role
+
+    with pytest.raises(UnsafeDatabaseRole, match="owns"):
+        check_app_role(owner_engine, production=True)
+    problems = check_app_role(owner_engine, production=False)
+    assert any("owns" in p for p in problems)
+    assert "UNSAFE DATABASE ROLE" in caplog.text
