@@ -83,6 +83,10 @@ def stop_embedded_redis(instance: Path | str) -> None:
         # The server closes the connection as it exits, which redis-py reports as an error.
         with contextlib.suppress(redis.exceptions.ConnectionError):
             redis.Redis.from_url(url).shutdown(save=True)
+    for server in list(_STARTED):  # reap what this process started
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=10)
+            _STARTED.remove(server)
 
 
 def _answers(url: str) -> bool:

@@ -80,7 +80,10 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _forget_tenant(_exc):
-        g.pop("membership", None)
+        # An app context can outlive a request (tests, CLI): nothing of one request's
+        # principal may carry into the next.
+        for key in ("membership", "visible_clients", "_login_user"):
+            g.pop(key, None)
         clear_tenant()
 
     @app.context_processor

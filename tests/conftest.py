@@ -47,7 +47,14 @@ def _check_test_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_url():
+def _tmp_root():
+    """Removed last, after the embedded Redis that lives in it has stopped."""
+    yield _TMP
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url(_tmp_root):
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
@@ -84,7 +91,6 @@ def app(redis_url, key_prefix):
         upgrade()
     yield app
     _drop_own_redis_keys(redis_url, key_prefix)
-    shutil.rmtree(_TMP, ignore_errors=True)
 
 
 def _limiter_uri(redis_url: str) -> str:
@@ -109,7 +115,10 @@ def db(app):
         outer = connection.begin()
         original = _db.session
         _db.session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+            # Objects made in a test stay readable after the app commits: once a request
+            # has ended, its tenant is gone and RLS would hide the reload.
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                         expire_on_commit=False)
         )
         try:
             yield _db
