@@ -47,7 +47,7 @@ def record(
     actor_label: str | None = None,
     agency_id: uuid.UUID | None = None,
 ) -> AuditEvent:
-    """Add an audit entry for the current agency (or ``agency_id``) to the session."""
+    """Add an audit entry for the current agency (or ``agency_id``) and flush it."""
     if actor_user_id is None and current_user and current_user.is_authenticated:
         actor_user_id = current_user.id
         actor_label = actor_label or current_user.email
@@ -62,4 +62,7 @@ def record(
         details=details or {},
     )
     db.session.add(event)
+    # Written now, while its agency is the current one: a caller that switches agency
+    # next (login audits every agency of a user) must not leave it pending.
+    db.session.flush()
     return event

@@ -22,7 +22,7 @@ from tenants.roles import GRANTABLE, Role
 from tenants.scoping import system_scope
 
 from . import links
-from .models import ApiToken, User
+from .models import ApiToken, User, UserSession
 from .passwords import burn_time, hash_password, needs_rehash, password_problem, verify_password
 from .sessions import end_all_sessions, memberships_of, new_api_token
 
@@ -106,6 +106,7 @@ def authenticate(email: str, password: str) -> LoginResult:
         for m in memberships_of(user):
             set_tenant(m.agency_id, user.id)
             record(Action.LOGIN_FAILED, user, actor_user_id=user.id, actor_label=user.email)
+            db.session.flush()  # written while its agency is the tenant (RLS checks)
         set_tenant(None)
         return LoginResult(None, [])
     if needs_rehash(user.password_hash):
@@ -164,6 +165,7 @@ def reset_password(user: User, new: str) -> None:
     for m in memberships_of(user):
         set_tenant(m.agency_id, user.id)
         record(Action.PASSWORD_RESET, user, actor_user_id=user.id, actor_label=user.email)
+        db.session.flush()  # written while its agency is the tenant (RLS checks)
     set_tenant(None)
 
 
@@ -298,3 +300,21 @@ def revoke_api_token(token: ApiToken) -> None:
 
 def touch_api_token(token: ApiToken) -> None:
     token.last_used_at = datetime.now(UTC)
+
+
+# --- profile and sessions ---------------------------------------------------------------
+
+def update_profile(user: User, name: str, locale: str) -> None:
+    """Set a person's display name and language (one of the app's ``LANGUAGES``)."""
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("Enter your name."), field="name")
+    if locale not in current_app.config["LANGUAGES"]:
+        raise ServiceError(_("Choose French or English."), field="locale")
+    user.name = name[:120]
+    user.locale = locale
+
+
+def end_user_session(user_session: UserSession) -> None:
+    """End one signed-in session (a browser the person no longer uses); its cookie dies."""
+    db.session.delete(user_session)
