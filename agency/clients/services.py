@@ -178,3 +178,8 @@ def update_contact(contact: Contact, values: dict) -> Contact:
 def delete_contact(contact: Contact) -> None:
     record(Action.CONTACT_DELETED, contact, details={"name": contact.name})
     db.session.delete(contact)
+
+
+def known_timezones() -> frozenset[str]:
+    """Every timezone name the services accept (computed once per process)."""
+    return _timezones()
