@@ -33,8 +33,8 @@ def test_agency_create_refuses_a_weak_password(app, db):
 
 
 def test_seed_demo_is_idempotent(app, db):
-    from agency.auth.services import find_user_by_email
     from agency.auth.passwords import verify_password
+    from agency.auth.services import find_user_by_email
 
     runner = app.test_cli_runner()
     for _ in range(2):

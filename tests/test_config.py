@@ -1,6 +1,6 @@
 import pytest
 
-from agency import config, create_app
+from agency import config
 from agency.config import ConfigError, normalise_database_url
 
 
@@ -35,9 +35,17 @@ def test_embedded_defaults_live_under_the_instance_folder(monkeypatch, tmp_path)
     assert settings["EMBEDDED_REDIS"] is True
 
 
-def test_create_app_has_no_side_effects(monkeypatch, tmp_path):
-    monkeypatch.setenv("RELAIS_INSTANCE_PATH", str(tmp_path / "instance"))
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
-    create_app()
+def test_create_app_has_no_side_effects(tmp_path):
+    """Building the app creates no file, database or server (checked in a fresh process,
+    since extensions such as the rate limiter are process-wide)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["RELAIS_INSTANCE_PATH"] = str(tmp_path / "instance")
+    subprocess.run(
+        [sys.executable, "-c", "from agency import create_app; create_app()"],
+        check=True, env=env, cwd=os.getcwd(),
+    )
     assert not (tmp_path / "instance").exists()

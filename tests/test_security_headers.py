@@ -30,6 +30,6 @@ def test_session_cookie_is_httponly(client, db):
 
     world = make_world()
     login(client, world.owner)
-    cookie = client.get_cookie("relais_session")
+    cookie = client.get_cookie("relais_session", domain="relais.test")
     assert cookie is not None and cookie.http_only
     assert cookie.same_site == "Lax"

@@ -70,10 +70,9 @@ def _ids(world: World, client: Client, contact: Contact, session_id: uuid.UUID,
 @pytest.fixture
 def worlds(app, db, client):
     a, b = make_world("Alpha"), make_world("Beta")
-    with app.test_request_context():
-        with tenant_scope(a.agency.id):
-            invite(a.owner, "newcomer@alpha.test", Role.MEMBER)
-            other_contact = create_contact(a.other_client, {"name": "Léa"})
+    with app.test_request_context(), tenant_scope(a.agency.id):
+        invite(a.owner, "newcomer@alpha.test", Role.MEMBER)
+        other_contact = create_contact(a.other_client, {"name": "Léa"})
     # A server-side session of Alpha's owner, to aim Beta's requests at.
     other = app.test_client()
     login(other, a.owner)
@@ -105,7 +104,10 @@ def _snapshot(db, agency_id):
                                   for m in db.session.scalars(select(Membership))),
             "invitations": sorted((i.email, i.revoked_at is None)
                                   for i in db.session.scalars(select(Invitation))),
-            "sessions": db.session.scalar(select(func.count()).select_from(UserSession)),
+            "sessions": db.session.scalar(
+                select(func.count()).select_from(UserSession)
+                .where(UserSession.user_id.in_(select(Membership.user_id)))
+            ),
         }
 
 
@@ -130,13 +132,14 @@ def test_every_route_with_a_parameter_is_mapped(app):
 
 
 def test_foreign_ids_answer_404_everywhere(app, db, client, worlds):
-    a, b, other_contact, session_id = worlds
+    a, b, _, session_id = worlds
     ids = _ids(a, a.client, a.contact, session_id, db)
-    before = _snapshot(db, a.agency.id)
     login(client, b.owner)
+    before = _snapshot(db, a.agency.id)
     checked = 0
     for rule, methods in _rules(app):
-        if rule.endpoint in SIGNED_LINK_ENDPOINTS or not rule.arguments or rule.endpoint == "static":
+        if (rule.endpoint in SIGNED_LINK_ENDPOINTS or rule.endpoint == "static"
+                or not rule.arguments):
             continue
         values = {name: getattr(ids, name) for name in rule.arguments}
         url = app.url_map.bind("relais.test").build(rule.endpoint, values)
@@ -152,12 +155,12 @@ def test_foreign_ids_answer_404_everywhere(app, db, client, worlds):
 def test_unassigned_member_gets_404_on_client_routes(app, db, client, worlds):
     a, _, other_contact, session_id = worlds
     ids = _ids(a, a.other_client, other_contact, session_id, db)
-    before = _snapshot(db, a.agency.id)
     login(client, a.member)
     from agency.auth.services import create_api_token
 
     with app.test_request_context(), tenant_scope(a.agency.id):
         _, member_token = create_api_token(a.member, "sweep")
+    before = _snapshot(db, a.agency.id)
     checked = 0
     for rule, methods in _rules(app):
         if "client_id" not in rule.arguments:
@@ -174,7 +177,7 @@ def test_unassigned_member_gets_404_on_client_routes(app, db, client, worlds):
 
 
 def test_anonymous_visitors_are_refused(app, db, worlds):
-    a, _, other_contact, session_id = worlds
+    a, _, _, session_id = worlds
     ids = _ids(a, a.client, a.contact, session_id, db)
     anonymous = app.test_client()
     for rule, methods in _rules(app):
