@@ -128,6 +128,12 @@ def dev_command(port: int, host: str):
     for role, email in logins:
         click.echo(f"  {role:<8} {email}")
     click.echo("")
+
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)  # `kill` stops it as cleanly as Ctrl-C
+    signal.signal(signal.SIGINT, _stop)  # even when started where SIGINT was ignored
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
