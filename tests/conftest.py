@@ -83,6 +83,9 @@ def app(redis_url, key_prefix):
         "SERVER_NAME": "relais.test",
         # Forms are posted directly in tests; tests/auth checks CSRF refusal with it on.
         "WTF_CSRF_ENABLED": False,
+        # Assertions read the source (English) strings; tests/test_i18n.py checks that
+        # French is the product's default, and the browser tests run in French.
+        "BABEL_DEFAULT_LOCALE": "en",
     })
     app.extensions["relais_mail_memory"] = []
     with app.app_context():

@@ -236,7 +236,7 @@ def reset_password(token: str):
             apply_service_error(form, error)
         else:
             db.session.commit()
-            flash(_("Your password is changed. Sign in with it now."), "success")
+            flash(_("Your password has been changed. Sign in with it now."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form), 422
 
@@ -347,7 +347,7 @@ def change_password():
             start_session(user, membership)
             login_user(user)
             db.session.commit()
-            flash(_("Your password is changed. Your other devices are signed out."),
+            flash(_("Your password has been changed. Your other devices are signed out."),
                   "success")
             return redirect(url_for("auth.settings"))
     return _settings_page(422, password=form)
@@ -373,7 +373,7 @@ def revoke_token(token_id: uuid.UUID):
         abort(404)
     services.revoke_api_token(token)
     db.session.commit()
-    flash(_("The token is revoked: it no longer opens the API."), "success")
+    flash(_("The token has been revoked: it no longer opens the API."), "success")
     return redirect(url_for("auth.settings"))
 
 

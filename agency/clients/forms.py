@@ -106,7 +106,7 @@ class ClientForm(FlaskForm):
     # Also checked by the services; checking here shows every problem in one go.
     def validate_timezone(self, field):
         if not valid_timezone(field.data or ""):
-            raise ValidationError(_l("Unknown timezone."))
+            raise ValidationError(_l("Unknown time zone."))
 
     def validate_language(self, field):
         if field.data not in LANGUAGES:

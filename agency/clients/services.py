@@ -42,7 +42,7 @@ def _validate_client(values: dict) -> None:
     if "name" in values and not (values["name"] or "").strip():
         raise ServiceError(_("A client needs a name."), field="name")
     if "timezone" in values and not valid_timezone(values["timezone"]):
-        raise ServiceError(_("Unknown timezone."), field="timezone")
+        raise ServiceError(_("Unknown time zone."), field="timezone")
     if "language" in values and values["language"] not in LANGUAGES:
         raise ServiceError(_("Choose French or English."), field="language")
 

@@ -121,7 +121,7 @@ def change_role(membership_id: uuid.UUID):
         db.session.rollback()
         return _team_page(422, error=error.message)
     db.session.commit()
-    flash(_("The role is changed."), "success")
+    flash(_("The role has been changed."), "success")
     return redirect(url_for("staff.index"))
 
 

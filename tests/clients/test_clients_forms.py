@@ -52,8 +52,8 @@ BAD_CLIENT_INPUT = [
     ({"name": ""}, "name", "A client needs a name."),
     ({"name": "   "}, "name", "A client needs a name."),
     ({"name": "x" * 121}, "name", "At most 120 characters."),
-    ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Unknown timezone."),
-    ({"timezone": ""}, "timezone", "Unknown timezone."),
+    ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Unknown time zone."),
+    ({"timezone": ""}, "timezone", "Unknown time zone."),
     ({"language": "de"}, "language", "Choose French or English."),
 ]
 
