@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from tenants.context import clear_tenant
+from tenants.context import clear_tenant, current_agency
 from tenants.roles import Permission
 
 from .access import can
@@ -89,7 +89,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _helpers():
         return {"can": can, "Permission": Permission, "membership": g.get("membership"),
-                "get_locale": get_locale}
+                "get_locale": get_locale, "current_agency": current_agency}
 
     _check_database_role_once(app)
 
