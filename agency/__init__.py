@@ -53,13 +53,17 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .api import init_app as init_api
+    from .approvals.portal import bp as portal_bp
     from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp
     from .clients.routes import bp as clients_bp
+    from .content.calendar import bp as calendar_bp
+    from .content.routes import bp as posts_bp
     from .main.routes import bp as main_bp
     from .notifications.routes import bp as notifications_bp
     from .staff.routes import bp as staff_bp
 
-    for bp in (main_bp, auth_bp, clients_bp, staff_bp, audit_bp, notifications_bp):
+    for bp in (main_bp, auth_bp, clients_bp, staff_bp, audit_bp, notifications_bp, posts_bp,
+               calendar_bp, portal_bp):
         app.register_blueprint(bp)
     init_api(app)

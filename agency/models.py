@@ -2,19 +2,30 @@
 
 from tenants.models import Agency, Invitation, Membership
 
+from .approvals.models import ApprovalItem, ApprovalRequest, Decision
 from .audit.models import AuditEvent
 from .auth.models import ApiToken, User, UserSession
 from .clients.models import Client, ClientAssignment, Contact
+from .content.models import Comment, Post, PostTarget, Revision
+from .networks.models import SocialAccount
 
 __all__ = [
     "Agency",
     "ApiToken",
+    "ApprovalItem",
+    "ApprovalRequest",
     "AuditEvent",
     "Client",
     "ClientAssignment",
+    "Comment",
     "Contact",
+    "Decision",
     "Invitation",
     "Membership",
+    "Post",
+    "PostTarget",
+    "Revision",
+    "SocialAccount",
     "User",
     "UserSession",
 ]

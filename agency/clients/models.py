@@ -10,12 +10,14 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
     Uuid,
     func,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.extensions import db
@@ -43,6 +45,18 @@ class Client(TenantMixin, db.Model):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How posts get approved (agency.approvals.models.ApprovalPolicy), and the timings.
+    approval_policy: Mapped[str] = mapped_column(String(24), default="client",
+                                                 server_default="client")
+    approval_link_hours: Mapped[int] = mapped_column(Integer, default=168, server_default="168")
+    reminder_after_hours: Mapped[int] = mapped_column(Integer, default=48, server_default="48")
+    escalate_after_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    # Approve automatically at the deadline: only when the client opted in, and recorded.
+    auto_approve_at_deadline: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                           server_default=sa_false())
+    auto_approve_opted_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    auto_approve_opted_in_by: Mapped[str] = mapped_column(String(254), default="",
+                                                          server_default="")
 
     contacts = relationship(
         "Contact", back_populates="client", order_by="Contact.name", viewonly=True

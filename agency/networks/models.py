@@ -1,0 +1,55 @@
+"""A client workspace's accounts on the social networks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agency.extensions import db
+from tenants.ids import new_id
+from tenants.scoping import TenantMixin
+
+
+class AccountStatus(StrEnum):
+    CONNECTED = "connected"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class SocialAccount(TenantMixin, db.Model):
+    __tablename__ = "social_accounts"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "id"),
+        Index("ix_social_accounts_agency_id_client_id", "agency_id", "client_id"),
+        ForeignKeyConstraint(
+            ["agency_id", "client_id"], ["clients.agency_id", "clients.id"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    network: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(120))
+    handle: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[AccountStatus] = mapped_column(
+        Enum(AccountStatus, name="account_status", native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=AccountStatus.CONNECTED,
+    )
+    # Per-network settings that are not secrets (the sandbox's injected latency, say).
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
