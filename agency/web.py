@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -90,6 +90,9 @@ def init_app(app: Flask) -> None:
     def _helpers():
         return {"can": can, "Permission": Permission, "membership": g.get("membership"),
                 "get_locale": get_locale, "current_agency": current_agency}
+
+    # Mail bodies are rendered outside of page templates too; these read the locale.
+    app.jinja_env.globals.update(format_datetime=format_datetime, format_date=format_date)
 
     _check_database_role_once(app)
 

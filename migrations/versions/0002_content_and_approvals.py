@@ -174,7 +174,7 @@ def upgrade():
         batch_op.add_column(sa.Column('approval_link_hours', sa.Integer(), server_default='168', nullable=False))
         batch_op.add_column(sa.Column('reminder_after_hours', sa.Integer(), server_default='48', nullable=False))
         batch_op.add_column(sa.Column('escalate_after_hours', sa.Integer(), server_default='72', nullable=False))
-        batch_op.add_column(sa.Column('auto_approve_at_deadline', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('auto_approve_at_deadline', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('auto_approve_opted_in_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('auto_approve_opted_in_by', sa.String(length=254), server_default='', nullable=False))
 

@@ -1,0 +1,1 @@
+"""Social networks: what each accepts (``rules``), and later one adapter per network."""
