@@ -12,11 +12,14 @@ TAGS = (
     ("me", "The token's owner and permissions."),
     ("clients", "Client workspaces: the small businesses the agency works for."),
     ("contacts", "A client's people, and who approves posts."),
+    ("accounts", "A client's accounts on the social networks."),
+    ("posts", "Posts: drafts, revisions, comments, submission."),
+    ("approvals", "Internal review, and approval requests sent to the client."),
 )
 
 
 def init_app(app: Flask) -> RelaisApi:
-    from . import clients, contacts, me  # noqa: F401 - their routes join the blueprint
+    from . import accounts, clients, contacts, me, posts  # noqa: F401 - routes join the blueprint
     from .blueprint import bp
 
     app.config.setdefault("API_SPEC_OPTIONS", {
