@@ -82,7 +82,8 @@ def init_app(app: Flask) -> None:
     def _forget_tenant(_exc):
         # An app context can outlive a request (tests, CLI): nothing of one request's
         # principal may carry into the next.
-        for key in ("membership", "visible_clients", "_login_user", "_flask_babel"):
+        for key in ("membership", "visible_clients", "_login_user", "_flask_babel",
+                    "force_locale"):
             g.pop(key, None)
         clear_tenant()
 

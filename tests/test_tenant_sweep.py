@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from agency.approvals.models import ApprovalRequest, Decision
 from agency.auth.models import UserSession
 from agency.auth.services import invite
 from agency.clients.models import Client, Contact
 from agency.clients.services import create_contact
+from agency.content.models import Comment, Post
+from agency.content.slot_models import TimeSlot
+from agency.networks.models import SocialAccount
 from tenants.context import tenant_scope
 from tenants.models import Invitation, Membership
 from tenants.roles import Role
@@ -40,11 +45,16 @@ PUBLIC_ENDPOINTS = {
     "auth.accept_invitation",
     "notifications.outbox",
     "api.openapi_json",
+    "portal.review",
+    "portal.decide",
+    "portal.approve_all",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.
 # Expired, tampered and replayed tokens are tested in tests/auth.
-SIGNED_LINK_ENDPOINTS = {"auth.reset_password", "auth.accept_invitation"}
+# Expired, tampered and replayed tokens are tested in tests/auth and tests/approvals.
+SIGNED_LINK_ENDPOINTS = {"auth.reset_password", "auth.accept_invitation", "portal.review",
+                         "portal.decide", "portal.approve_all"}
 
 
 @dataclass
@@ -55,24 +65,68 @@ class Ids:
     invitation_id: uuid.UUID
     token_id: uuid.UUID
     session_id: uuid.UUID
+    account_id: uuid.UUID
+    post_id: uuid.UUID
+    comment_id: uuid.UUID
+    request_id: uuid.UUID
+    slot_id: uuid.UUID
+
+
+# Parameters that place a route inside one client workspace: an unassigned member must
+# get 404 on every such route.
+CLIENT_SCOPED = {"client_id", "contact_id", "account_id", "post_id", "comment_id",
+                 "request_id", "slot_id"}
+
+
+def _client_objects(client: Client, user_id) -> dict:
+    """An account, a post awaiting approval (with a comment and a request), a time slot."""
+    from agency.approvals.services import send_for_approval
+    from agency.content.models import CommentVisibility
+    from agency.content.services import add_comment, create_post, submit_post
+    from agency.networks.services import add_account
+
+    account = add_account(client, "sandbox", "Page")
+    post = create_post(client, {"text": "Bonjour", "target_ids": [account.id],
+                                "scheduled_at": datetime.now(UTC) + timedelta(days=2)},
+                       user_id)
+    comment = add_comment(post, "Note", CommentVisibility.INTERNAL, user_id=user_id)
+    submit_post(post, client)
+    request = send_for_approval(client, [post], user_id).request
+    slot_id = _add_slot(client)
+    return {"account_id": account.id, "post_id": post.id, "comment_id": comment.id,
+            "request_id": request.id, "slot_id": slot_id}
+
+
+def _add_slot(client: Client):
+    from agency.extensions import db
+
+    slot = TimeSlot(client_id=client.id, weekday=1, time_of_day="12:30")
+    db.session.add(slot)
+    db.session.flush()
+    return slot.id
 
 
 def _ids(world: World, client: Client, contact: Contact, session_id: uuid.UUID,
-         db) -> Ids:
+         db, objects: dict) -> Ids:
     from agency.auth.models import ApiToken
 
     with tenant_scope(world.agency.id):
         token_id = db.session.scalars(select(ApiToken.id)).first()
         invitation_id = db.session.scalars(select(Invitation.id)).first()
-    return Ids(client.id, contact.id, world.member.id, invitation_id, token_id, session_id)
+    return Ids(client.id, contact.id, world.member.id, invitation_id, token_id, session_id,
+               **objects)
 
 
 @pytest.fixture
 def worlds(app, db, client):
     a, b = make_world("Alpha"), make_world("Beta")
-    with app.test_request_context(), tenant_scope(a.agency.id):
+    with app.test_request_context(), tenant_scope(a.agency.id, a.owner.user_id):
         invite(a.owner, "newcomer@alpha.test", Role.MEMBER)
-        other_contact = create_contact(a.other_client, {"name": "Léa"})
+        other_contact = create_contact(a.other_client, {"name": "Léa",
+                                                        "email": "lea@alpha.test",
+                                                        "approves_posts": True})
+        a.objects = _client_objects(a.client, a.owner.user_id)
+        a.other_objects = _client_objects(a.other_client, a.owner.user_id)
     # A server-side session of Alpha's owner, to aim Beta's requests at.
     other = app.test_client()
     login(other, a.owner)
@@ -108,6 +162,12 @@ def _snapshot(db, agency_id):
                 select(func.count()).select_from(UserSession)
                 .where(UserSession.user_id.in_(select(Membership.user_id)))
             ),
+            "posts": sorted((p.status.value, p.content_hash, str(p.scheduled_at))
+                            for p in db.session.scalars(select(Post))),
+            "accounts": sorted((a.display_name, a.status.value)
+                               for a in db.session.scalars(select(SocialAccount))),
+            **{table.__tablename__: db.session.scalar(select(func.count()).select_from(table))
+               for table in (Comment, Decision, ApprovalRequest, TimeSlot)},
         }
 
 
@@ -133,7 +193,7 @@ def test_every_route_with_a_parameter_is_mapped(app):
 
 def test_foreign_ids_answer_404_everywhere(app, db, client, worlds):
     a, b, _, session_id = worlds
-    ids = _ids(a, a.client, a.contact, session_id, db)
+    ids = _ids(a, a.client, a.contact, session_id, db, a.objects)
     login(client, b.owner)
     before = _snapshot(db, a.agency.id)
     checked = 0
@@ -154,7 +214,7 @@ def test_foreign_ids_answer_404_everywhere(app, db, client, worlds):
 
 def test_unassigned_member_gets_404_on_client_routes(app, db, client, worlds):
     a, _, other_contact, session_id = worlds
-    ids = _ids(a, a.other_client, other_contact, session_id, db)
+    ids = _ids(a, a.other_client, other_contact, session_id, db, a.other_objects)
     login(client, a.member)
     from agency.auth.services import create_api_token
 
@@ -163,7 +223,7 @@ def test_unassigned_member_gets_404_on_client_routes(app, db, client, worlds):
     before = _snapshot(db, a.agency.id)
     checked = 0
     for rule, methods in _rules(app):
-        if "client_id" not in rule.arguments:
+        if not rule.arguments & CLIENT_SCOPED or rule.endpoint in SIGNED_LINK_ENDPOINTS:
             continue
         values = {name: getattr(ids, name) for name in rule.arguments}
         url = app.url_map.bind("relais.test").build(rule.endpoint, values)
@@ -178,7 +238,7 @@ def test_unassigned_member_gets_404_on_client_routes(app, db, client, worlds):
 
 def test_anonymous_visitors_are_refused(app, db, worlds):
     a, _, _, session_id = worlds
-    ids = _ids(a, a.client, a.contact, session_id, db)
+    ids = _ids(a, a.client, a.contact, session_id, db, a.objects)
     anonymous = app.test_client()
     for rule, methods in _rules(app):
         if rule.endpoint in PUBLIC_ENDPOINTS:

@@ -50,8 +50,9 @@ def _record_decision(post: Post, kind: DecisionKind, *, user_id=None,
                         actor_label=(label or (contact.name if contact else ""))[:254])
     db.session.add(decision)
     db.session.flush()
+    actor = {"actor_label": f"{contact.name} <{contact.email}>"} if contact else {}
     record(ApprovalAction.DECIDED if contact else ApprovalAction.INTERNAL, post,
-           details={"kind": kind.value, "revision": post.revision_number})
+           details={"kind": kind.value, "revision": post.revision_number}, **actor)
     return decision
 
 
@@ -164,13 +165,16 @@ def access_for_token(token: str, *, now: datetime | None = None) -> PortalAccess
     request = db.session.scalars(select(ApprovalRequest).where(
         ApprovalRequest.id == request_id)).one_or_none()
     contact = db.session.scalars(select(Contact).where(Contact.id == contact_id)).one_or_none()
-    if request is None or contact is None or contact.client_id != request.client_id:
+    if (request is None or contact is None or contact.client_id != request.client_id
+            or not contact.approves_posts):
         return LinkError.INVALID
     expires = request.expires_at if request.expires_at.tzinfo else request.expires_at.replace(
         tzinfo=UTC)
     if expires <= now:
         return LinkError.EXPIRED
     client = db.session.scalars(select(Client).where(Client.id == request.client_id)).one()
+    if client.archived_at is not None:
+        return LinkError.INVALID
     return PortalAccess(request, contact, client)
 
 
@@ -180,8 +184,9 @@ def decide(access: PortalAccess, post_id: uuid.UUID, *, approve: bool, shown_has
     item = next((i for i in access.request.items if i.post_id == post_id), None)
     if item is None:
         raise LookupError(post_id)
-    post = db.session.scalars(select(Post).where(Post.id == post_id)).one()
-    if shown_hash != post.content_hash:
+    # Locked: two contacts deciding at the same moment are taken one after the other.
+    post = db.session.scalars(select(Post).where(Post.id == post_id).with_for_update()).one()
+    if shown_hash != post.content_hash or item.content_hash != post.content_hash:
         raise Conflict(_("This post was changed after you opened the page. Look at it again "
                          "before deciding."))
     if not approve and not comment.strip():
@@ -214,3 +219,105 @@ def approve_all(access: PortalAccess, shown: dict[uuid.UUID, str]) -> list[Decis
         decisions.append(decide(access, item.post_id, approve=True, shown_hash=shown_hash))
     return decisions
 
+
+# --- the portal's own needs: whose expired link, and telling the agency ---------------------
+
+@dataclass
+class LinkOwner:
+    agency_name: str
+    client: Client
+
+
+def link_owner(token: str) -> LinkOwner | None:
+    """The agency and client of a genuine link, even an expired one, so that the page
+    explaining the expiry speaks the client's language and names who to ask; ``None`` for
+    a tampered link or one whose request is gone. Its agency becomes the tenant."""
+    from tenants.models import Agency
+
+    data = read_link_token(LINK_SALT, token, max_age=10 * 365 * 24 * 3600)
+    if isinstance(data, LinkError):
+        return None
+    try:
+        agency_id, request_id = uuid.UUID(data["a"]), uuid.UUID(data["r"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    set_tenant(agency_id)
+    request = db.session.scalars(select(ApprovalRequest).where(
+        ApprovalRequest.id == request_id)).one_or_none()
+    agency = db.session.scalars(select(Agency).where(Agency.id == agency_id)).one_or_none()
+    if request is None or agency is None:
+        return None
+    client = db.session.scalars(select(Client).where(Client.id == request.client_id)).one()
+    return LinkOwner(agency.name, client)
+
+
+def client_time(moment: datetime | None, client: Client, *, weekday: bool = True) -> str:
+    """``moment`` as the client reads it: in the client's time zone, in the current
+    locale ("mardi 12 mai, 09:30"); the year only when it is not the current one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from flask_babel import format_datetime
+
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        local = moment.astimezone(ZoneInfo(client.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = moment.astimezone(UTC)
+    pattern = ("EEEE " if weekday else "") + "d MMMM"
+    if local.year != datetime.now(UTC).year:
+        pattern += " y"
+    return format_datetime(local, pattern + ", HH:mm", rebase=False)
+
+
+def decision_recipients(client: Client) -> list:
+    """Who hears about a client's decisions: the active staff assigned to the client, or
+    the agency's owners when nobody is assigned."""
+    from agency.auth.models import User
+    from agency.clients.models import ClientAssignment
+    from tenants.models import Membership
+    from tenants.roles import Role
+
+    staff = (select(User).join(Membership, Membership.user_id == User.id)
+             .where(User.is_active_flag.is_(True)).order_by(User.email))
+    assigned = list(db.session.scalars(staff.join(
+        ClientAssignment, ClientAssignment.membership_id == Membership.id,
+    ).where(ClientAssignment.client_id == client.id)))
+    return assigned or list(db.session.scalars(staff.where(Membership.role == Role.OWNER)))
+
+
+def notify_agency_of_decisions(access: PortalAccess, decisions: list[Decision]) -> int:
+    """E-mail the client's decisions to the agency (see ``decision_recipients``), each
+    person in their own language; delivered after the commit, dropped on rollback.
+    Returns how many messages were queued (none when there is no decision)."""
+    from flask import current_app
+    from flask_babel import ngettext
+
+    from agency.i18n import supported
+
+    if not decisions:
+        return 0
+    posts = {p.id: p for p in db.session.scalars(select(Post).where(
+        Post.id.in_([d.post_id for d in decisions])))}
+    approved = [d for d in decisions if d.kind == DecisionKind.CLIENT_APPROVED]
+    changes = [d for d in decisions if d.kind == DecisionKind.CLIENT_CHANGES]
+    client, who = access.client, access.contact.name
+    link = url_for("posts.index", client_id=client.id, _external=True)
+    recipients = decision_recipients(client)
+    for user in recipients:
+        with force_locale(supported(user.locale) or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            if changes:  # the more urgent news leads
+                subject = ngettext("%(who)s asked for changes on a post for %(client)s",
+                                   "%(who)s asked for changes on %(num)d posts for %(client)s",
+                                   len(changes), who=who, client=client.name)
+            else:
+                subject = ngettext("%(who)s approved a post for %(client)s",
+                                   "%(who)s approved %(num)d posts for %(client)s",
+                                   len(approved), who=who, client=client.name)
+            send_mail(user.email, subject, render_template(
+                "mail/decision.txt", user=user, who=who, client=client, link=link, when=client_time,
+                approved=[(d, posts[d.post_id]) for d in approved],
+                changes=[(d, posts[d.post_id]) for d in changes]))
+    return len(recipients)

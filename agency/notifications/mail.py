@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -49,8 +49,11 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> Mail
 def _deliver_after_commit(session: Session) -> None:
     for app, mail in session.info.pop(_PENDING, []):
         try:
-            with app.app_context():
+            if has_app_context() and current_app._get_current_object() is app:
                 deliver(mail)
+            else:
+                with app.app_context():
+                    deliver(mail)
         except Exception:  # a mail server hiccup must not turn a saved change into a 500
             log.exception("could not deliver mail to %s: %s", mail.to, mail.subject)
 

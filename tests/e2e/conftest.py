@@ -92,8 +92,11 @@ def _remove_agency(app, agency_id, user_id) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT set_config('app.agency_id', :a, true)"),
                          {"a": str(agency_id)})
-        for model in (models.AuditEvent, models.Contact, models.ClientAssignment,
-                      models.Client, models.ApiToken, models.Invitation, models.Membership):
+        for model in (models.AuditEvent, models.Decision, models.ApprovalItem,
+                      models.ApprovalRequest, models.Comment, models.Revision,
+                      models.PostTarget, models.Post, models.SocialAccount, models.TimeSlot,
+                      models.Contact, models.ClientAssignment, models.Client, models.ApiToken,
+                      models.Invitation, models.Membership):
             conn.execute(model.__table__.delete().where(model.agency_id == agency_id))
         conn.execute(models.Agency.__table__.delete().where(models.Agency.id == agency_id))
         conn.execute(models.UserSession.__table__.delete()
