@@ -7,6 +7,7 @@ from .audit.models import AuditEvent
 from .auth.models import ApiToken, User, UserSession
 from .clients.models import Client, ClientAssignment, Contact
 from .content.models import Comment, Post, PostTarget, Revision
+from .content.slot_models import TimeSlot
 from .networks.models import SocialAccount
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "PostTarget",
     "Revision",
     "SocialAccount",
+    "TimeSlot",
     "User",
     "UserSession",
 ]
