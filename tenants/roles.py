@@ -28,6 +28,8 @@ class Permission(StrEnum):
     AUDIT_VIEW = "audit.view"
     BILLING_MANAGE = "billing.manage"
     POST_REVIEW_INTERNAL = "post.review_internal"
+    # Who decides how a client's posts get approved: "none" lets posts out unreviewed.
+    APPROVAL_POLICY_MANAGE = "approval.policy_manage"
 
 
 _MEMBER = {Permission.CLIENT_EDIT, Permission.CONTACT_MANAGE, Permission.STAFF_VIEW}
@@ -37,6 +39,7 @@ _MANAGER = _MEMBER | {
     Permission.CLIENT_ARCHIVE,
     Permission.CLIENT_ASSIGN_STAFF,
     Permission.POST_REVIEW_INTERNAL,
+    Permission.APPROVAL_POLICY_MANAGE,
 }
 _ADMIN = _MANAGER | {
     Permission.STAFF_INVITE,
