@@ -45,15 +45,18 @@ class Reader:
     def __init__(self, db, agency_id):
         self.db, self.agency_id = db, agency_id
 
+    # populate_existing refreshes just the rows read: expiring everything would make the
+    # test's other objects reload later, outside any tenant, where RLS hides them.
     def one(self, model, object_id):
         with tenant_scope(self.agency_id):
-            self.db.session.expire_all()
-            return self.db.session.scalars(select(model).where(model.id == object_id)).one()
+            return self.db.session.scalars(
+                select(model).where(model.id == object_id)
+                .execution_options(populate_existing=True)).one()
 
     def all(self, model, *where):
         with tenant_scope(self.agency_id):
-            self.db.session.expire_all()
-            return list(self.db.session.scalars(select(model).where(*where)))
+            return list(self.db.session.scalars(
+                select(model).where(*where).execution_options(populate_existing=True)))
 
     def count(self, model) -> int:
         with tenant_scope(self.agency_id):
