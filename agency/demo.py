@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
 from agency.auth.models import User
@@ -14,7 +17,11 @@ from agency.clients.services import (
     create_contact,
     set_assigned_staff,
 )
+from agency.content.models import Post
+from agency.content.services import create_post
 from agency.extensions import db
+from agency.networks.models import SocialAccount
+from agency.networks.services import add_account
 from tenants.context import set_tenant
 from tenants.models import Membership
 from tenants.roles import Role
@@ -54,6 +61,24 @@ CLIENTS = [
         "contacts": [("Léa Bernard", "lea@fleurs-de-lea.test", "+33 6 00 00 00 03", True)],
     },
 ]
+
+
+DEMO_POSTS = [
+    (1, 8, "Le pain au levain du lundi sort du four à 7 h 30. Venez le chercher encore tiède !"),
+    (3, 12, "Nouveau : la tarte aux pralines roses, tous les mercredis. #faitmaison"),
+    (5, 17, "Ce week-end, croissants au beurre AOP et brioches pour toute la famille."),
+]
+
+
+def _demo_week(client, account, author_id) -> None:
+    """Three drafts for next week, so the calendar and the approval flow have content."""
+    tz = ZoneInfo(client.timezone)
+    today = datetime.now(tz).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    for day_offset, hour, text in DEMO_POSTS:
+        local = datetime.combine(monday + timedelta(days=day_offset - 1), time(hour), tz)
+        create_post(client, {"text": text, "target_ids": [account.id], "scheduled_at": local,
+                             "labels": ["Démo"]}, author_id)
 
 
 def seed_demo() -> list[tuple[str, str]]:
@@ -101,5 +126,13 @@ def seed_demo() -> list[tuple[str, str]]:
         if index < 2:
             staff = assigned_membership_ids(client) | {memberships[Role.MEMBER].id}
             set_assigned_staff(client, list(staff))
+        account = db.session.scalars(select(SocialAccount).where(
+            SocialAccount.client_id == client.id)).first()
+        if account is None:
+            account = add_account(client, "sandbox", f"{spec['name']} (sandbox)",
+                                  "@" + spec["name"].lower().replace(" ", ""))
+        if index == 0 and not db.session.scalars(
+                select(Post.id).where(Post.client_id == client.id)).first():
+            _demo_week(client, account, owner.id)
     db.session.flush()
     return [("owner", OWNER)] + [(role.value, email) for role, email, _ in STAFF]

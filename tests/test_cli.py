@@ -52,3 +52,9 @@ def test_seed_demo_is_idempotent(app, db):
         assert db.session.scalar(select(func.count()).select_from(Contact)) == 4
         roles = sorted(m.role.value for m in db.session.scalars(select(Membership)))
         assert roles == ["manager", "member", "owner"]
+        # Every client can be published to, and one has a week of drafts to approve.
+        from agency.content.models import Post
+        from agency.networks.models import SocialAccount
+
+        assert db.session.scalar(select(func.count()).select_from(SocialAccount)) == 3
+        assert db.session.scalar(select(func.count()).select_from(Post)) == 3
