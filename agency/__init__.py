@@ -60,10 +60,11 @@ def _register_blueprints(app: Flask) -> None:
     from .content.calendar import bp as calendar_bp
     from .content.routes import bp as posts_bp
     from .main.routes import bp as main_bp
+    from .media.routes import bp as media_bp
     from .notifications.routes import bp as notifications_bp
     from .staff.routes import bp as staff_bp
 
     for bp in (main_bp, auth_bp, clients_bp, staff_bp, audit_bp, notifications_bp, posts_bp,
-               calendar_bp, portal_bp):
+               calendar_bp, portal_bp, media_bp):
         app.register_blueprint(bp)
     init_api(app)

@@ -1,4 +1,5 @@
-"""flask commands: agency create, seed-demo, dev, worker, db-check-role."""
+"""flask commands: agency create, seed-demo, dev, worker, scheduler, approvals remind,
+db-check-role."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(dev_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(check_role_command)
+    _add_periodic_commands(app)
 
 
 @click.group("agency")
@@ -121,6 +123,7 @@ def dev_command(port: int, host: str):
     children = [
         subprocess.Popen([*flask, "run", "--host", host, "--port", str(port)]),  # noqa: S603
         subprocess.Popen([*flask, "worker"]),  # noqa: S603
+        subprocess.Popen([*flask, "scheduler"]),  # noqa: S603
     ]
     click.echo("")
     click.echo(f"Relais is running at http://{host}:{port}  (Ctrl-C stops it)")
@@ -152,3 +155,72 @@ def dev_command(port: int, host: str):
             stop_embedded_redis(app.instance_path)
     code = max((child.returncode or 0) for child in children)
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
+
+
+# --- periodic work: the scheduler, and approval reminders run by hand -------------------------
+
+def _add_periodic_commands(app: Flask) -> None:
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(approvals_group)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Enqueue periodic jobs (reminders...) for the workers. Safe to run several."""
+    import logging
+    import threading
+
+    from .embedded import ensure_embedded_redis
+    from .periodic import run_scheduler
+
+    if current_app.config["EMBEDDED_REDIS"]:
+        ensure_embedded_redis(current_app.instance_path)
+    # What it enqueues is worth seeing in the terminal (no-op if logging is configured).
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def _stop(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    run_scheduler(current_app._get_current_object(), stop)
+
+
+@click.group("approvals")
+def approvals_group():
+    """Approval requests."""
+
+
+@approvals_group.command("remind")
+@click.option("--now", "now_text", default=None, metavar="ISO-8601",
+              help="Act as if it were this moment (UTC unless it says otherwise).")
+@with_appcontext
+def approvals_remind_command(now_text: str | None):
+    """Send due reminders and escalations and handle deadlines, once, in this process."""
+    from datetime import UTC, datetime
+
+    from .approvals.reminders import due_requests, process_request
+
+    now = datetime.now(UTC)
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter("not an ISO-8601 moment", param_hint="--now") from None
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    due = due_requests(now)
+    db.session.rollback()  # the scan only read; each request then has its own transaction
+    failed = 0
+    for agency_id, request_id in due:
+        try:
+            outcome = process_request(agency_id, request_id, now)
+        except Exception as error:  # one broken request must not stop the others
+            failed += 1
+            click.echo(f"agency {agency_id} request {request_id}: failed: {error}", err=True)
+            continue
+        click.echo(f"agency {agency_id} {outcome.describe()}")
+    click.echo(f"{len(due)} due request(s), {failed} failed")
+    sys.exit(1 if failed else 0)

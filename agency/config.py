@@ -66,6 +66,10 @@ def load(instance_path: str) -> dict:
         "EMBEDDED_REDIS": not os.environ.get("REDIS_URL"),
         "MAIL_URL": os.environ.get("MAIL_URL", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
+        # How people reach Relais, for links made outside a request (reminder jobs).
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").rstrip("/"),
+        # Uploaded media; empty means <instance>/media. Needs a persistent volume.
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", ""),
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
         "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),

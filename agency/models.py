@@ -8,6 +8,7 @@ from .auth.models import ApiToken, User, UserSession
 from .clients.models import Client, ClientAssignment, Contact
 from .content.models import Comment, Post, PostTarget, Revision
 from .content.slot_models import TimeSlot
+from .media.models import Media
 from .networks.models import SocialAccount
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Contact",
     "Decision",
     "Invitation",
+    "Media",
     "Membership",
     "Post",
     "PostTarget",

@@ -127,6 +127,7 @@ def grant_app_role(conn: Connection, app_role: str) -> None:
         else:
             conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}"))
     conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    conn.execute(text(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role}"))
 
 
 class UnsafeDatabaseRole(RuntimeError):

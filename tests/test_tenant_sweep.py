@@ -23,6 +23,7 @@ from agency.clients.models import Client, Contact
 from agency.clients.services import create_contact
 from agency.content.models import Comment, Post
 from agency.content.slot_models import TimeSlot
+from agency.media.models import Media
 from agency.networks.models import SocialAccount
 from tenants.context import tenant_scope
 from tenants.models import Invitation, Membership
@@ -30,6 +31,9 @@ from tenants.roles import Role
 from tests.factories import World, login, make_world
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+# A 1×1 PNG, for a media row in each world.
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
+                     "0000000a49444154789c636000000002000148afa4710000000049454e44ae426082")
 
 # Reachable without signing in, on purpose. Each is covered by its own tests.
 PUBLIC_ENDPOINTS = {
@@ -70,12 +74,13 @@ class Ids:
     comment_id: uuid.UUID
     request_id: uuid.UUID
     slot_id: uuid.UUID
+    media_id: uuid.UUID
 
 
 # Parameters that place a route inside one client workspace: an unassigned member must
 # get 404 on every such route.
 CLIENT_SCOPED = {"client_id", "contact_id", "account_id", "post_id", "comment_id",
-                 "request_id", "slot_id"}
+                 "request_id", "slot_id", "media_id"}
 
 
 def _client_objects(client: Client, user_id) -> dict:
@@ -83,6 +88,7 @@ def _client_objects(client: Client, user_id) -> dict:
     from agency.approvals.services import send_for_approval
     from agency.content.models import CommentVisibility
     from agency.content.services import add_comment, create_post, submit_post
+    from agency.media.services import store_upload
     from agency.networks.services import add_account
 
     account = add_account(client, "sandbox", "Page")
@@ -93,8 +99,9 @@ def _client_objects(client: Client, user_id) -> dict:
     submit_post(post, client)
     request = send_for_approval(client, [post], user_id).request
     slot_id = _add_slot(client)
+    media = store_upload(client, "photo.png", _PNG, user_id)
     return {"account_id": account.id, "post_id": post.id, "comment_id": comment.id,
-            "request_id": request.id, "slot_id": slot_id}
+            "request_id": request.id, "slot_id": slot_id, "media_id": media.id}
 
 
 def _add_slot(client: Client):
@@ -167,7 +174,7 @@ def _snapshot(db, agency_id):
             "accounts": sorted((a.display_name, a.status.value)
                                for a in db.session.scalars(select(SocialAccount))),
             **{table.__tablename__: db.session.scalar(select(func.count()).select_from(table))
-               for table in (Comment, Decision, ApprovalRequest, TimeSlot)},
+               for table in (Comment, Decision, ApprovalRequest, TimeSlot, Media)},
         }
 
 

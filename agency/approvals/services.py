@@ -214,7 +214,8 @@ def approve_all(access: PortalAccess, shown: dict[uuid.UUID, str]) -> list[Decis
         if shown_hash is None:
             continue
         post = db.session.scalars(select(Post).where(Post.id == item.post_id)).one()
-        if post.status != PostStatus.AWAITING_CLIENT or post.content_hash != shown_hash:
+        if (post.status != PostStatus.AWAITING_CLIENT or post.content_hash != shown_hash
+                or item.content_hash != post.content_hash):  # changed since it was sent
             continue
         decisions.append(decide(access, item.post_id, approve=True, shown_hash=shown_hash))
     return decisions

@@ -22,9 +22,9 @@ class AppWorker(Worker):
 
     app: Flask
 
-    def perform_job(self, job, queue):
+    def perform_job(self, job, queue, *args, **kwargs):  # RQ 3 adds an execution argument
         with self.app.app_context():
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
 
 
 class AppSimpleWorker(SimpleWorker):
@@ -32,9 +32,9 @@ class AppSimpleWorker(SimpleWorker):
 
     app: Flask
 
-    def perform_job(self, job, queue):
+    def perform_job(self, job, queue, *args, **kwargs):  # RQ 3 adds an execution argument
         with self.app.app_context():
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
 
 
 def run_worker(app: Flask, burst: bool = False, simple: bool = False) -> None:
@@ -48,3 +48,10 @@ def run_worker(app: Flask, burst: bool = False, simple: bool = False) -> None:
         queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
         worker = cls(queues, connection=connection)
     worker.work(burst=burst, with_scheduler=False)
+
+
+def ping() -> str:
+    """A no-op job that proves a worker runs jobs inside the application."""
+    from flask import current_app
+
+    return current_app.name

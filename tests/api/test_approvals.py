@@ -149,7 +149,7 @@ def test_an_approval_request_returns_the_links_and_mails_each_approver(app, clie
     assert sorted(m.to for m in mail) == ["antoine@example.test", "sophie@agence-alpha.test"]
     for link in body["links"]:
         (sent,) = [m for m in mail if link["url"] in m.text]
-        assert "2 posts" in sent.subject
+        assert "2 publications" in sent.subject  # the client speaks French
     # Each link opens this request for its own contact.
     token = body["links"][1]["url"].rsplit("/", 1)[1]
     with app.test_request_context():
@@ -169,7 +169,7 @@ def test_an_approval_request_for_chosen_posts(client, db, world, owner, mail):
                            json={"post_ids": [first["id"], first["id"]]}, headers=owner)
     assert response.status_code == 201
     assert [p["id"] for p in response.get_json()["posts"]] == [first["id"]]
-    assert len(mail) == 1 and "A post to approve" in mail[0].subject
+    assert len(mail) == 1 and "Une publication à valider" in mail[0].subject
 
 
 def test_approval_requests_refuse_what_cannot_be_sent(client, db, world, owner, mail):

@@ -88,7 +88,13 @@ def send_posts(app, db, world, *, texts=("Croissants tout chauds", "Pain de camp
 
 @pytest.fixture
 def world(db):
-    return make_world()
+    world = make_world()
+    # Assertions read the English source strings; tests about French set it themselves.
+    with tenant_scope(world.agency.id):
+        world.client.language = "en"
+        world.other_client.language = "en"
+        db.session.flush()
+    return world
 
 
 @pytest.fixture

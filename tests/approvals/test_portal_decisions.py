@@ -172,6 +172,9 @@ def test_a_forged_form_answers_400(app, db, client, world, sent, read):
 
 def test_a_decision_needs_the_csrf_token(app, db, client, world, sent, read):
     post_id = sent.post_ids[0]
+    with tenant_scope(world.agency.id):
+        world.client.language = "fr"
+        db.session.flush()
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         response = _approve(client, sent, read, post_id)

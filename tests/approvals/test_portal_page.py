@@ -83,12 +83,13 @@ def test_an_english_client_reads_english_even_with_a_french_cookie(app, db, clie
 
 def test_an_expired_link_answers_410_naming_the_agency_in_the_clients_language(
         app, db, client, world, sent):
+    _set_client(db, world, language="fr")
     _expire(db, world, sent.request_id)
     response = client.get(sent.path)
     html = response.get_data(as_text=True)
     assert response.status_code == 410
     assert '<html lang="fr">' in html and "Ce lien a expiré" in html
-    assert "Ask Agence Alpha to send you a new one." in html
+    assert "Demandez à Agence Alpha de vous en envoyer un nouveau." in html
     assert "Croissants" not in html
 
 

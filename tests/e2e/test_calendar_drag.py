@@ -11,12 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.calendar.helpers import NEXT_YEAR
-from tests.e2e.conftest import (  # noqa: F401 - fixtures used by name
-    CHROMIUM,
-    browser,
-    committed_agency,
-    live_server,
-)
+from tests.e2e.conftest import CHROMIUM
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,7 +23,7 @@ EXPECTED_REFUSAL = "status of 422"
 
 
 @pytest.fixture
-def page(app, browser, live_server):  # noqa: F811
+def page(app, browser, live_server):
     """As tests/e2e's page (CSRF on, French, any script error or CSP violation fails the
     test), except for the one refusal this test provokes."""
     app.config["WTF_CSRF_ENABLED"] = True
@@ -87,7 +82,7 @@ def _archive(app, agency_id, client_id) -> None:
         db.session.commit()
 
 
-def test_drag_a_post_to_another_day(app, page, committed_agency):  # noqa: F811
+def test_drag_a_post_to_another_day(app, page, committed_agency):
     from playwright.sync_api import expect
 
     agency_id = committed_agency["agency_id"]
@@ -113,6 +108,6 @@ def test_drag_a_post_to_another_day(app, page, committed_agency):  # noqa: F811
     _archive(app, agency_id, ids["client"])
     target.drag_to(page.locator(f'.cal-day[data-date="{NEXT_YEAR}-03-13"]'))
     expect(page.locator("#cal-status")).to_have_class("cal-status is-error")
-    expect(page.locator("#cal-status")).to_contain_text("archived")
+    expect(page.locator("#cal-status")).to_contain_text("archivé")  # the browser reads French
     expect(page.locator(f'.cal-day[data-date="{NEXT_YEAR}-03-12"] .cal-post')).to_have_count(1)
     assert _scheduled(app, agency_id, ids["post"]).day == 12

@@ -1,0 +1,29 @@
+"""A real RQ worker, in its own process, runs jobs inside the application."""
+
+import os
+import subprocess
+import sys
+
+from rq import Queue
+from rq.job import JobStatus
+
+from agency.publishing.queues import QUEUE_NAMES
+
+
+def test_the_worker_command_runs_a_job_in_the_app(app, redis_url):
+    import redis
+
+    connection = redis.Redis.from_url(redis_url)
+    job = Queue(QUEUE_NAMES[0], connection=connection).enqueue(
+        "agency.publishing.queues.ping", job_id=f"test-ping-{os.getpid()}")
+    env = {**os.environ, "REDIS_URL": redis_url}
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
+            env=env, check=True, timeout=60, capture_output=True,
+        )
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED
+        assert job.return_value() == "agency"
+    finally:
+        job.delete()
