@@ -68,7 +68,7 @@ def send_posts(app, db, world, *, texts=("Croissants tout chauds", "Pain de camp
     """Create, submit and send posts of ``client`` (the world's first client by default)
     to its approving contact; returns that contact's link."""
     client = client or world.client
-    with app.test_request_context(), tenant_scope(world.agency.id):
+    with app.test_request_context(), tenant_scope(world.agency_id):
         account = add_account(client, "sandbox", "Boulangerie Alpha", "@boulangerie")
         posts = []
         for n, text in enumerate(texts):
@@ -90,7 +90,7 @@ def send_posts(app, db, world, *, texts=("Croissants tout chauds", "Pain de camp
 def world(db):
     world = make_world()
     # Assertions read the English source strings; tests about French set it themselves.
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         world.client.language = "en"
         world.other_client.language = "en"
         db.session.flush()
@@ -99,7 +99,7 @@ def world(db):
 
 @pytest.fixture
 def read(db, world) -> Reader:
-    return Reader(db, world.agency.id)
+    return Reader(db, world.agency_id)
 
 
 @pytest.fixture

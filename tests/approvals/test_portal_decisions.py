@@ -9,6 +9,7 @@ from sqlalchemy import update
 from agency.approvals.models import ApprovalRequest, Decision, DecisionKind
 from agency.audit.models import AuditEvent
 from agency.auth.models import User
+from agency.clients.models import Client
 from agency.clients.services import set_assigned_staff
 from agency.content.models import Comment, CommentVisibility, Post, PostStatus
 from agency.content.services import submit_post, update_post
@@ -31,7 +32,7 @@ def _email(read, membership) -> str:
 
 
 def _edit(app, db, world, post_id, **values) -> None:
-    with app.test_request_context(), tenant_scope(world.agency.id):
+    with app.test_request_context(), tenant_scope(world.agency_id):
         post = db.session.get(Post, post_id)
         update_post(post, world.client, values, world.owner.user_id)
         db.session.commit()  # a refused decision rolls its own request back, not this
@@ -80,12 +81,13 @@ def test_a_decision_on_a_stale_hash_is_refused_with_409(app, db, client, world, 
 def test_a_post_edited_after_sending_cannot_be_approved_from_this_link(app, db, client, world,
                                                                        sent, read):
     post_id = sent.post_ids[0]
-    old = _hash(read, post_id)
+    agency_id, client_id = world.agency_id, world.client.id  # a refused request rolls back,
+    old = _hash(read, post_id)                                # expiring what the test holds
     _edit(app, db, world, post_id, text="Croissants au beurre")
     assert _approve(client, sent, read, post_id, old).status_code == 409
     # Even once resubmitted, the new content was never sent with this link.
-    with tenant_scope(world.agency.id):
-        submit_post(db.session.get(Post, post_id), world.client)
+    with tenant_scope(agency_id):
+        submit_post(db.session.get(Post, post_id), db.session.get(Client, client_id))
         db.session.commit()
     response = _approve(client, sent, read, post_id, _hash(read, post_id))
     assert response.status_code == 409
@@ -172,7 +174,7 @@ def test_a_forged_form_answers_400(app, db, client, world, sent, read):
 
 def test_a_decision_needs_the_csrf_token(app, db, client, world, sent, read):
     post_id = sent.post_ids[0]
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         world.client.language = "fr"
         db.session.flush()
     app.config["WTF_CSRF_ENABLED"] = True
@@ -190,7 +192,7 @@ def test_a_decision_needs_the_csrf_token(app, db, client, world, sent, read):
 def test_a_decision_on_an_expired_link_answers_410(app, db, client, world, sent, read):
     post_id = sent.post_ids[0]
     shown = _hash(read, post_id)
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         db.session.execute(update(ApprovalRequest).values(
             expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         db.session.flush()
@@ -239,7 +241,7 @@ def test_approve_all_skips_a_post_resubmitted_with_new_content(app, db, client, 
                                                               read):
     first = sent.post_ids[0]
     _edit(app, db, world, first, text="Croissants au beurre")
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         submit_post(db.session.get(Post, first), world.client)
         db.session.flush()
     html = client.get(sent.path).get_data(as_text=True)
@@ -269,7 +271,7 @@ def test_the_assigned_staff_hear_of_a_decision(app, db, client, world, sent, rea
 
 
 def test_the_owners_hear_when_nobody_is_assigned(app, db, client, world, read, mail):
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         set_assigned_staff(world.client, [])
         db.session.flush()
     sent = send_posts(app, db, world, texts=("Un", "Deux"))
@@ -280,7 +282,7 @@ def test_the_owners_hear_when_nobody_is_assigned(app, db, client, world, read, m
 
 
 def test_the_mail_speaks_the_recipients_language(app, db, client, world, sent, read, mail):
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         db.session.execute(update(User).where(User.id == world.member.user_id)
                            .values(locale="fr"))
         db.session.commit()

@@ -16,14 +16,14 @@ from tests.factories import login
 
 
 def _expire(db, world, request_id) -> None:
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         db.session.execute(update(ApprovalRequest).where(ApprovalRequest.id == request_id)
                            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
         db.session.flush()
 
 
 def _set_client(db, world, **values) -> None:
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         for key, value in values.items():
             setattr(world.client, key, value)
         db.session.flush()
@@ -103,7 +103,7 @@ def test_a_tampered_or_garbled_link_answers_400(app, db, client, sent):
 
 
 def test_a_link_whose_contact_was_removed_no_longer_opens(app, db, client, world, sent):
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         from agency.clients.services import delete_contact
 
         with app.test_request_context():
@@ -131,7 +131,7 @@ def test_opening_the_page_changes_nothing(app, db, client, world, sent, read):
 
 
 def test_a_post_edited_after_sending_shows_as_changed(app, db, client, world, sent):
-    with app.test_request_context(), tenant_scope(world.agency.id):
+    with app.test_request_context(), tenant_scope(world.agency_id):
         post = db.session.get(Post, sent.post_ids[0])
         update_post(post, world.client, {"text": "Croissants au beurre"}, world.owner.user_id)
         db.session.flush()
@@ -144,7 +144,7 @@ def test_a_post_edited_after_sending_shows_as_changed(app, db, client, world, se
 
 
 def test_only_client_visible_comments_are_shown(app, db, client, world, sent):
-    with app.test_request_context(), tenant_scope(world.agency.id):
+    with app.test_request_context(), tenant_scope(world.agency_id):
         post = db.session.get(Post, sent.post_ids[0])
         add_comment(post, "Note interne : vérifier le prix", CommentVisibility.INTERNAL,
                     user_id=world.owner.user_id)
@@ -164,7 +164,7 @@ def test_a_signed_in_staff_member_sees_the_page_as_the_client_does(app, db, clie
     response = client.post(sent.decide_url(sent.post_ids[0]), data={
         "decision": "approve", "content_hash": _hash(db, world, sent.post_ids[0])})
     assert response.status_code == 303
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         decision = db.session.query(Decision).one()
         assert decision.user_id is None and decision.contact_id == world.contact.id
 
@@ -198,12 +198,12 @@ def test_portal_responses_keep_the_link_private(app, db, client, world, sent):
 
 
 def _hash(db, world, post_id) -> str:
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         return db.session.get(Post, post_id).content_hash
 
 
 def test_posts_of_another_status_are_labelled(app, db, client, world, sent):
-    with tenant_scope(world.agency.id):
+    with tenant_scope(world.agency_id):
         db.session.execute(update(Post).where(Post.id == sent.post_ids[0])
                            .values(status=PostStatus.APPROVED))
         db.session.flush()
