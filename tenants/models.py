@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -19,15 +18,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.extensions import db
+from agency.sqltypes import string_enum
 
 from .ids import new_id
 from .roles import Role
 from .scoping import TenantMixin
 
-ROLE_ENUM = Enum(
-    Role, name="role", values_callable=lambda e: [m.value for m in e], native_enum=False,
-    length=16,
-)
+ROLE_ENUM = string_enum(Role, "role", length=16)
 
 
 class Agency(db.Model):

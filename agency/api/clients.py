@@ -12,7 +12,7 @@ from tenants.roles import Permission
 
 from .blueprint import bp, with_client
 from .openapi import documents
-from .queries import Page, client_page
+from .queries import LINK_HEADER_DOC, Page, client_page, link_header
 from .schemas import (
     ClientCreateSchema,
     ClientListQuerySchema,
@@ -21,8 +21,7 @@ from .schemas import (
     ClientUpdateSchema,
 )
 
-_LINK_HEADER = {"Link": {"description": "RFC 8288 links: first, prev, next, last pages.",
-                         "schema": {"type": "string"}}}
+_LINK_HEADER = LINK_HEADER_DOC
 _LOCATION_HEADER = {"Location": {"description": "The new client's URL.",
                                  "schema": {"type": "string"}}}
 
@@ -35,13 +34,7 @@ def _links(page: Page, args: dict) -> str:
             query["q"] = args["q"]
         return url_for("api.Clients", _external=True, **query)
 
-    links = [(url(1), "first")]
-    if page.page > 1:
-        links.append((url(min(page.page - 1, page.last_page)), "prev"))
-    if page.page < page.last_page:
-        links.append((url(page.page + 1), "next"))
-    links.append((url(page.last_page), "last"))
-    return ", ".join(f'<{href}>; rel="{rel}"' for href, rel in links)
+    return link_header(page, url)
 
 
 @bp.route("/clients", tags=["clients"])

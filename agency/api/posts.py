@@ -57,10 +57,9 @@ from .post_schemas import (
     RevisionSchema,
 )
 from .problems import problem_response
-from .queries import Page
+from .queries import LINK_HEADER_DOC, Page, link_header
 
-_LINK_HEADER = {"Link": {"description": "RFC 8288 links: first, prev, next, last pages.",
-                         "schema": {"type": "string"}}}
+_LINK_HEADER = LINK_HEADER_DOC
 _LOCATION_HEADER = {"Location": {"description": "The new post's URL.",
                                  "schema": {"type": "string"}}}
 
@@ -132,13 +131,7 @@ def _links(client: Client, page: Page, args: dict) -> str:
         return url_for("api.Posts", client_id=client.id, page=number, _external=True,
                        **filters)
 
-    links = [(url(1), "first")]
-    if page.page > 1:
-        links.append((url(min(page.page - 1, page.last_page)), "prev"))
-    if page.page < page.last_page:
-        links.append((url(page.page + 1), "next"))
-    links.append((url(page.last_page), "last"))
-    return ", ".join(f'<{href}>; rel="{rel}"' for href, rel in links)
+    return link_header(page, url)
 
 
 def _revision(post: Post, number: int, field: str) -> Revision:

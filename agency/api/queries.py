@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -44,3 +45,18 @@ def contacts_of(client: Client) -> list[Contact]:
     return list(db.session.scalars(
         select(Contact).where(Contact.client_id == client.id).order_by(Contact.name, Contact.id)
     ))
+
+
+LINK_HEADER_DOC = {"Link": {"description": "RFC 8288 links: first, prev, next, last pages.",
+                            "schema": {"type": "string"}}}
+
+
+def link_header(page: Page, url: Callable[[int], str]) -> str:
+    """The RFC 8288 ``Link`` header of a page: first, prev, next and last."""
+    links = [(url(1), "first")]
+    if page.page > 1:
+        links.append((url(min(page.page - 1, page.last_page)), "prev"))
+    if page.page < page.last_page:
+        links.append((url(page.page + 1), "next"))
+    links.append((url(page.last_page), "last"))
+    return ", ".join(f'<{href}>; rel="{rel}"' for href, rel in links)

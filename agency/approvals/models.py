@@ -12,7 +12,6 @@ from enum import StrEnum
 
 from sqlalchemy import (
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.extensions import db
+from agency.sqltypes import string_enum
 from tenants.ids import new_id
 from tenants.scoping import TenantMixin
 
@@ -44,9 +44,6 @@ class DecisionKind(StrEnum):
     AUTO_APPROVED = "auto_approved"  # at the deadline, only where the client opted in
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=24,
-                values_callable=lambda e: [m.value for m in e])
 
 
 class ApprovalRequest(TenantMixin, db.Model):
@@ -117,7 +114,7 @@ class Decision(TenantMixin, db.Model):
     post_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     revision_number: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[DecisionKind] = mapped_column(_enum(DecisionKind, "decision_kind"))
+    kind: Mapped[DecisionKind] = mapped_column(string_enum(DecisionKind, "decision_kind"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL")
     )

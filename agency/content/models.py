@@ -15,7 +15,6 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.extensions import db
+from agency.sqltypes import string_enum
 from tenants.ids import new_id
 from tenants.scoping import TenantMixin
 
@@ -41,9 +41,6 @@ class PostStatus(StrEnum):
     APPROVED = "approved"
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=24,
-                values_callable=lambda e: [m.value for m in e])
 
 
 class Post(TenantMixin, db.Model):
@@ -63,7 +60,7 @@ class Post(TenantMixin, db.Model):
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL")
     )
-    status: Mapped[PostStatus] = mapped_column(_enum(PostStatus, "post_status"),
+    status: Mapped[PostStatus] = mapped_column(string_enum(PostStatus, "post_status"),
                                                default=PostStatus.DRAFT)
     text: Mapped[str] = mapped_column(Text, default="")
     # {network: text} for networks whose text differs from the base text.
@@ -151,7 +148,7 @@ class Comment(TenantMixin, db.Model):
     author_contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     author_label: Mapped[str] = mapped_column(String(254), default="")
     visibility: Mapped[CommentVisibility] = mapped_column(
-        _enum(CommentVisibility, "comment_visibility"), default=CommentVisibility.INTERNAL
+        string_enum(CommentVisibility, "comment_visibility"), default=CommentVisibility.INTERNAL
     )
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -9,7 +9,6 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     DateTime,
-    Enum,
     ForeignKeyConstraint,
     Index,
     String,
@@ -20,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.extensions import db
+from agency.sqltypes import string_enum
 from tenants.ids import new_id
 from tenants.scoping import TenantMixin
 
@@ -46,8 +46,7 @@ class SocialAccount(TenantMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(120))
     handle: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[AccountStatus] = mapped_column(
-        Enum(AccountStatus, name="account_status", native_enum=False, length=16,
-             values_callable=lambda e: [m.value for m in e]),
+        string_enum(AccountStatus, "account_status", length=16),
         default=AccountStatus.CONNECTED,
     )
     # Per-network settings that are not secrets (the sandbox's injected latency, say).
