@@ -8,6 +8,7 @@ wording: the portal speaks the client's language, whose catalogue is maintained 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -118,6 +119,19 @@ def test_the_owner_decides_on_a_phone_and_the_agency_sees_it(app, browser, live_
                                 strict=True):
             item = office.locator("li.post-item", has_text=text)
             expect(item.locator(f".status-{status}")).to_be_visible()
+        # The agency's calendar shows the same three states (the posts are a few days
+        # ahead, so they may straddle two months: look at this one and the next).
+        today = datetime.now(UTC).date()
+        found = {}
+        for month in (today.replace(day=1), (today.replace(day=1) + timedelta(days=32))):
+            office.goto(f"/clients/{client_id}/calendar?view=list&date={month.isoformat()}")
+            for post_id in post_ids:
+                chip = office.locator(f'li.cal-post[data-post-id="{post_id}"]')
+                if chip.count():
+                    found[post_id] = chip.first.get_attribute("class")
+        for post_id, status in zip(post_ids, ("approved", "approved", "changes_requested"),
+                                   strict=True):
+            assert re.search(rf"\bstatus-{status}\b", found[post_id]), found
     finally:
         phone.close()
         staff.close()
