@@ -14,7 +14,8 @@ def test_the_worker_command_runs_a_job_in_the_app(app, redis_url):
     import redis
 
     connection = redis.Redis.from_url(redis_url)
-    job = Queue(QUEUE_NAMES[0], connection=connection).enqueue(
+    queue = Queue(QUEUE_NAMES[0], connection=connection)
+    job = queue.enqueue(
         "agency.publishing.queues.ping", job_id=f"test-ping-{os.getpid()}")
     env = {**os.environ, "REDIS_URL": redis_url}
     try:
@@ -27,3 +28,4 @@ def test_the_worker_command_runs_a_job_in_the_app(app, redis_url):
         assert job.return_value() == "agency"
     finally:
         job.delete()
+        queue.delete(delete_jobs=True)  # and its entry in rq:queues: leave Redis as found
