@@ -13,9 +13,8 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from agency.forms import apply_service_error  # noqa: F401 - re-exported for the views
 from tenants.roles import Role
-
-from .services import ServiceError
 
 ROLE_LABELS = {
     Role.OWNER: _l("Owner"),
@@ -44,15 +43,6 @@ class ValidEmail:
             )
         except EmailNotValidError:
             raise ValidationError(_l("Enter a valid e-mail address.")) from None
-
-
-def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
-    """Show a refused write on its field, or above the form when it names none."""
-    field = form._fields.get(error.field) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _strip(value):

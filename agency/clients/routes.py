@@ -22,11 +22,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import Field
 
 from agency.access import can, client_for_view, require
 from agency.auth.services import ServiceError
 from agency.extensions import db
+from agency.forms import apply_service_error
 from tenants.roles import Permission, Role
 
 from . import queries, services
@@ -64,13 +64,9 @@ def _allowed(permission: Permission) -> None:
 
 
 def _refused(form, error: ServiceError) -> None:
-    """Show a service's refusal on the field it names. Services check before they write
-    and nothing is committed on this path, so the request leaves the database as it was."""
-    target = getattr(form, error.field, None) if error.field else None
-    if isinstance(target, Field):
-        target.errors = [*target.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+    """Services check before they write and nothing is committed on this path, so the
+    request leaves the database as it was."""
+    apply_service_error(form, error)
 
 
 def _form_page(template: str, **context):

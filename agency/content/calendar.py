@@ -29,13 +29,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
-from wtforms import Field, HiddenField, SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from agency.access import can, client_for_view, require
 from agency.auth.services import ServiceError
 from agency.clients.models import Client
 from agency.extensions import db
+from agency.forms import apply_service_error
 from agency.main.routes import safe_next
 from tenants.roles import Permission
 from tenants.scoping import tenant_get
@@ -103,14 +104,6 @@ def _helpers():
             "NEEDS_NEW_APPROVAL": NEEDS_NEW_APPROVAL, "format_date": format_date,
             "show_time": _time, "slot_label": slots.slot_label, "WEEKDAYS": slots.WEEKDAYS,
             "WEEKDAYS_SHORT": slots.WEEKDAYS_SHORT, "PostStatus": PostStatus}
-
-
-def _refused(form: FlaskForm, error: ServiceError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if isinstance(target, Field):
-        target.errors = [*target.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 # --- the calendar -------------------------------------------------------------------------
@@ -202,7 +195,7 @@ def reschedule(post_id: uuid.UUID):
             changed = services.update_post(post, client, {"scheduled_at": moment},
                                            current_user.id)
     except ServiceError as error:
-        _refused(form, error)
+        apply_service_error(form, error)
         template = "calendar/_move_error.html" if partial else "calendar/reschedule.html"
         return render_template(template, form=form, error=error, client=client,
                                entry=q.entry_for(post, zone), zone=zone,
@@ -248,7 +241,7 @@ def add_slot(client_id: uuid.UUID):
     try:
         slot = slots.add_slot(client, form.weekday.data, form.time_of_day.data or "")
     except ServiceError as error:
-        _refused(form, error)
+        apply_service_error(form, error)
         return _slots_page(client, form, 422)
     label = slots.slot_label(slot)
     db.session.commit()

@@ -24,6 +24,7 @@ from agency.auth.services import ServiceError
 from agency.clients.forms import timezone_label
 from agency.clients.queries import contacts_of
 from agency.extensions import db
+from agency.forms import apply_service_error
 from agency.networks.rules import NETWORKS
 from agency.networks.services import add_account as add_social_account
 from agency.notifications.mail import send_mail
@@ -78,12 +79,7 @@ def _post_and_client(post_id: uuid.UUID):
 def _refused(form, error: ServiceError) -> None:
     """Undo whatever the request did, and show the refusal on the field it names."""
     db.session.rollback()
-    finder = getattr(form, "field_for", None)
-    target = finder(error.field) if finder else getattr(form, error.field or "", None)
-    if target is not None and getattr(target, "type", "HiddenField") != "HiddenField":
-        target.errors = [*target.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+    apply_service_error(form, error)
 
 
 def _status(code_if_post: int = 422) -> int:
