@@ -23,10 +23,12 @@ TENANT_PREDICATE = "agency_id = NULLIF(current_setting('app.agency_id', true), '
 USER_PREDICATE = "NULLIF(current_setting('app.user_id', true), '')::uuid"
 
 # Extra rows a policy lets through beyond the tenant's own, each a narrow, named path:
-# a signed-in user may list their own memberships (to choose an agency at login), and
-# an API token is found by its hash alone (the token is the principal).
+# a signed-in user may list their own memberships (to choose an agency at login) and the
+# client contacts they are (an SME owner's own sign-in), and an API token is found by its
+# hash alone (the token is the principal).
 EXTRA_VISIBILITY = {
     "memberships": f"user_id = {USER_PREDICATE}",
+    "contacts": f"user_id = {USER_PREDICATE}",
     "api_tokens": "token_hash = NULLIF(current_setting('app.token_lookup', true), '')",
 }
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -99,6 +100,9 @@ class Contact(TenantMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("agency_id", "id"),
         Index("ix_contacts_agency_id_client_id", "agency_id", "client_id"),
+        # A contact who signs in is found by their user, across agencies (a named system
+        # scope; see agency/clientarea).
+        Index("ix_contacts_user_id", "user_id"),
         ForeignKeyConstraint(
             ["agency_id", "client_id"], ["clients.agency_id", "clients.id"], ondelete="CASCADE"
         ),
@@ -110,6 +114,11 @@ class Contact(TenantMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     approves_posts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set once the contact has accepted an invitation to their own sign-in (client role):
+    # they then see their client's waiting posts and past decisions without a link.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     client = relationship("Client", back_populates="contacts", viewonly=True)

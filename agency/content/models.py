@@ -76,6 +76,13 @@ class Post(TenantMixin, db.Model):
     )
 
     targets = relationship("PostTarget", viewonly=True, lazy="selectin")
+    attachments = relationship("PostMedia", viewonly=True, lazy="selectin",
+                               order_by="PostMedia.position")
+
+    @property
+    def media(self) -> list:
+        """The attached media, in the order they are shown and published."""
+        return [a.media for a in self.attachments]
 
 
 class PostTarget(TenantMixin, db.Model):
@@ -98,6 +105,31 @@ class PostTarget(TenantMixin, db.Model):
     social_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
     account = relationship("SocialAccount", viewonly=True, lazy="joined")
+
+
+class PostMedia(TenantMixin, db.Model):
+    """One library file attached to a post, at a position. A file in use cannot be
+    deleted from the library (RESTRICT): an approved post must still have what was shown."""
+
+    __tablename__ = "post_media"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "post_id", "media_id"),
+        UniqueConstraint("agency_id", "post_id", "position"),
+        Index("ix_post_media_agency_id_media_id", "agency_id", "media_id"),
+        ForeignKeyConstraint(
+            ["agency_id", "post_id"], ["posts.agency_id", "posts.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["agency_id", "media_id"], ["media.agency_id", "media.id"], ondelete="RESTRICT"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    post_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    media_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    position: Mapped[int] = mapped_column(Integer)
+
+    media = relationship("Media", viewonly=True, lazy="joined")
 
 
 class Revision(TenantMixin, db.Model):

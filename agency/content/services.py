@@ -15,14 +15,26 @@ from agency.audit.services import record
 from agency.auth.services import ServiceError
 from agency.clients.models import Client
 from agency.extensions import db
+from agency.media.models import Media
 from agency.networks.models import AccountStatus, SocialAccount
 
 from .lifecycle import Event, InvalidTransition, next_status
-from .models import Comment, CommentVisibility, Post, PostStatus, PostTarget, Revision
+from .models import (
+    Comment,
+    CommentVisibility,
+    Post,
+    PostMedia,
+    PostStatus,
+    PostTarget,
+    Revision,
+)
 from .revisions import canonical_content, content_hash
 
-POST_FIELDS = ("text", "variants", "first_comment", "labels", "scheduled_at", "target_ids")
+POST_FIELDS = ("text", "variants", "first_comment", "labels", "scheduled_at", "target_ids",
+               "media_ids")
 MAX_LABELS = 10
+# More than any network takes (Instagram and LinkedIn carousels: 10; the sandbox: 10).
+MAX_MEDIA = 10
 
 
 class PostAction:
@@ -54,8 +66,35 @@ def _targets_of_client(client: Client, target_ids: list) -> list[SocialAccount]:
     return accounts
 
 
+def _media_of_client(client: Client, media_ids: list) -> list[Media]:
+    """The client's library files with these ids, in the order given (duplicates dropped)."""
+    try:
+        wanted = list(dict.fromkeys(uuid.UUID(str(m)) for m in media_ids))
+    except ValueError:
+        raise ServiceError(_("Unknown media."), field="media_ids") from None
+    if len(wanted) > MAX_MEDIA:
+        raise ServiceError(_("At most %(n)d images or videos per post.", n=MAX_MEDIA),
+                           field="media_ids")
+    if not wanted:
+        return []
+    found = {m.id: m for m in db.session.scalars(select(Media).where(
+        Media.id.in_(wanted), Media.client_id == client.id,
+    ))}
+    if len(found) != len(wanted):
+        # Another client's file is refused like an unknown one.
+        raise ServiceError(_("This file is not in this client's media library."),
+                           field="media_ids")
+    return [found[m] for m in wanted]
+
+
+def _media_infos(media: list[Media]) -> list:
+    from agency.networks.rules import MediaInfo
+
+    return [MediaInfo(kind=m.kind, mime=m.mime, size=m.size) for m in media]
+
+
 def _validate(client: Client, values: dict, accounts: list[SocialAccount], *,
-              now: datetime) -> None:
+              now: datetime, media: list[Media] = ()) -> None:
     scheduled = values.get("scheduled_at")
     if scheduled is not None and _aware(scheduled) <= now:
         raise ServiceError(_("Choose a time in the future."), field="scheduled_at")
@@ -72,21 +111,27 @@ def _validate(client: Client, values: dict, accounts: list[SocialAccount], *,
 
     for network in sorted(networks):
         text = (values.get("variants") or {}).get(network) or values.get("text") or ""
-        problems = rules.validate(network, text, [], values.get("first_comment") or None)
+        problems = rules.validate(network, text, _media_infos(list(media)),
+                                  values.get("first_comment") or None)
         if problems:
             problem = problems[0]
-            field = "text" if problem.field == "text" else problem.field
+            field = "media_ids" if problem.field == "media" else problem.field
             if field == "text" and (values.get("variants") or {}).get(network):
                 field = f"variants.{network}"
             raise ServiceError(str(problem.message), field=field)
 
 
-def _snapshot(post: Post, accounts: list[SocialAccount]) -> dict:
+def _snapshot(post: Post, accounts: list[SocialAccount], media: list[Media]) -> dict:
     return canonical_content(
         text=post.text, variants=post.variants or {}, first_comment=post.first_comment,
-        media_checksums=[], target_ids=[a.id for a in accounts],
+        media_checksums=[m.sha256 for m in media], target_ids=[a.id for a in accounts],
         scheduled_at=post.scheduled_at,
     )
+
+
+def _attach(post: Post, media: list[Media]) -> None:
+    for position, item in enumerate(media):
+        db.session.add(PostMedia(post_id=post.id, media_id=item.id, position=position))
 
 
 def _new_revision(post: Post, content: dict, author_id: uuid.UUID | None) -> Revision:
@@ -107,6 +152,8 @@ def _clean(values: dict) -> dict:
     if "variants" in out:
         out["variants"] = {k: v.strip() for k, v in (out["variants"] or {}).items()
                            if v and v.strip()}
+    if "media_ids" in out:
+        out["media_ids"] = list(out["media_ids"] or [])
     if "labels" in out:
         seen, labels = set(), []
         for label in out["labels"] or []:
@@ -128,7 +175,8 @@ def create_post(client: Client, values: dict, author_id: uuid.UUID | None,
         raise ServiceError(_("This client is archived: restore it first."))
     values = _clean(values)
     accounts = _targets_of_client(client, values.get("target_ids") or [])
-    _validate(client, values, accounts, now=now)
+    media = _media_of_client(client, values.get("media_ids") or [])
+    _validate(client, values, accounts, now=now, media=media)
     post = Post(client_id=client.id, author_user_id=author_id, status=PostStatus.DRAFT,
                 text=values.get("text", ""), variants=values.get("variants", {}),
                 first_comment=values.get("first_comment", ""),
@@ -137,7 +185,8 @@ def create_post(client: Client, values: dict, author_id: uuid.UUID | None,
     db.session.flush()
     for account in accounts:
         db.session.add(PostTarget(post_id=post.id, social_account_id=account.id))
-    _new_revision(post, _snapshot(post, accounts), author_id)
+    _attach(post, media)
+    _new_revision(post, _snapshot(post, accounts, media), author_id)
     db.session.flush()
     record(PostAction.CREATED, post, details={"client": str(client.id)})
     return post
@@ -153,6 +202,8 @@ def update_post(post: Post, client: Client, values: dict, author_id: uuid.UUID |
     current_ids = [t.social_account_id for t in post.targets]
     target_ids = values.get("target_ids", current_ids)
     accounts = _targets_of_client(client, target_ids)
+    current_media = [a.media_id for a in post.attachments]
+    media = _media_of_client(client, values.get("media_ids", current_media))
     merged = {
         "text": values.get("text", post.text),
         "variants": values.get("variants", post.variants or {}),
@@ -163,7 +214,7 @@ def update_post(post: Post, client: Client, values: dict, author_id: uuid.UUID |
     schedule_changed = "scheduled_at" in values and values["scheduled_at"] != _aware(
         post.scheduled_at)
     _validate(client, {**merged, "scheduled_at": merged["scheduled_at"] if schedule_changed
-                       else None}, accounts, now=now)
+                       else None}, accounts, now=now, media=media)
     post.text, post.variants = merged["text"], merged["variants"]
     post.first_comment, post.labels = merged["first_comment"], merged["labels"]
     post.scheduled_at = merged["scheduled_at"]
@@ -171,14 +222,18 @@ def update_post(post: Post, client: Client, values: dict, author_id: uuid.UUID |
         db.session.execute(delete(PostTarget).where(PostTarget.post_id == post.id))
         for account in accounts:
             db.session.add(PostTarget(post_id=post.id, social_account_id=account.id))
-    content = _snapshot(post, accounts)
+    if [m.id for m in media] != current_media:
+        db.session.execute(delete(PostMedia).where(PostMedia.post_id == post.id))
+        db.session.flush()  # the positions are unique: the old rows go first
+        _attach(post, media)
+    content = _snapshot(post, accounts, media)
     if content_hash(content) == post.content_hash:
         db.session.flush()
         return False
     _new_revision(post, content, author_id)
     post.status = next_status(post.status, Event.EDIT, ApprovalPolicy(client.approval_policy))
     db.session.flush()
-    db.session.expire(post, ["targets"])
+    db.session.expire(post, ["targets", "attachments"])
     record(PostAction.EDITED, post, details={"revision": post.revision_number})
     return True
 

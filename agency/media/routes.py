@@ -182,7 +182,11 @@ def delete(media_id: uuid.UUID):
     if client_for_view(client_id).is_archived:
         flash(_("This client is archived. Restore it before making changes."), "error")
         return redirect(url_for("media.library", client_id=client_id), code=303)
-    services.delete_media(media)
+    try:
+        services.delete_media(media)
+    except services.MediaInUse as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("media.library", client_id=client_id), code=303)
     db.session.commit()
     flash(_("The file was deleted."), "success")
     return redirect(url_for("media.library", client_id=client_id), code=303)

@@ -11,16 +11,24 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
-from sqlalchemy import event, select
+from flask_babel import ngettext
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from agency.audit.services import record
+from agency.auth.services import ServiceError
 from agency.clients.models import Client
 from agency.extensions import db
 
 from .models import Media
 from .processing import THUMB_EXT, process
 from .storage import get_storage, media_key
+
+
+class MediaInUse(ServiceError):
+    """A file still attached to a post; answered with 409."""
+
+    status = 409
 
 
 class MediaAction:
@@ -74,8 +82,17 @@ def store_upload(client: Client, filename: str | None, data: bytes,
 
 
 def delete_media(media: Media) -> None:
-    """Delete the row and its files, and audit it. No post references media yet; when
-    posts do, this is where a referenced file is refused."""
+    """Delete the row and its files, and audit it. A file attached to a post is refused
+    (a ``ServiceError`` with status 409): what a client approved must stay publishable."""
+    from agency.content.models import PostMedia
+
+    in_use = db.session.scalar(select(func.count()).select_from(PostMedia)
+                               .where(PostMedia.media_id == media.id))
+    if in_use:
+        raise MediaInUse(ngettext(
+            "This file is used by %(num)d post: remove it from the post first.",
+            "This file is used by %(num)d posts: remove it from those posts first.",
+            in_use))
     keys = [k for k in (media.storage_key, media.thumb_key) if k]
     record(MediaAction.DELETED, media,
            details={"client_id": str(media.client_id), "name": media.original_name,
