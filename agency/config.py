@@ -53,6 +53,12 @@ def load(instance_path: str) -> dict:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'relais.db'}"
     migration_url = os.environ.get("MIGRATION_DATABASE_URL") or database_url
     redis_url = os.environ.get("REDIS_URL") or embedded_redis_url(instance)
+    if production and not os.environ.get("TOKEN_ENCRYPTION_KEY"):
+        raise ConfigError(
+            "TOKEN_ENCRYPTION_KEY is not set. In production the networks' tokens are "
+            "encrypted with it: python -c \"from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())\""
+        )
 
     return {
         "RELAIS_ENV": env,
@@ -70,7 +76,24 @@ def load(instance_path: str) -> dict:
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").rstrip("/"),
         # Uploaded media; empty means <instance>/media. Needs a persistent volume.
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", ""),
+        # Encrypts the networks' tokens at rest; comma-separated to rotate (first encrypts).
+        # Unset outside production: derived from SECRET_KEY (development only).
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
+        # Where each network's API is; tests and demos point these at local fakes.
+        # Mastodon has no fixed server: each account carries its instance's URL.
+        "BLUESKY_PDS_URL": os.environ.get("BLUESKY_PDS_URL", "https://bsky.social").rstrip("/"),
+        "NETWORK_TIMEOUT_SECONDS": float(os.environ.get("NETWORK_TIMEOUT_SECONDS", 30)),
+        # Publishing: a "sending" publication whose worker has not reported back within
+        # the lease is "unknown" and gets reconciled; work queued longer than
+        # PUBLISH_REQUEUE_SECONDS (a lost Redis, a dead worker) is queued again.
+        "PUBLISH_LEASE_SECONDS": float(os.environ.get("PUBLISH_LEASE_SECONDS", 120)),
+        "PUBLISH_REQUEUE_SECONDS": float(os.environ.get("PUBLISH_REQUEUE_SECONDS", 300)),
+        "PUBLISH_MAX_ATTEMPTS": int(os.environ.get("PUBLISH_MAX_ATTEMPTS", 8)),
+        "PUBLISH_BACKOFF_BASE_SECONDS": float(os.environ.get("PUBLISH_BACKOFF_BASE_SECONDS", 30)),
+        "PUBLISH_BACKOFF_CAP_SECONDS": float(os.environ.get("PUBLISH_BACKOFF_CAP_SECONDS",
+                                                            3600)),
+        "DISPATCH_INTERVAL_SECONDS": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", 1)),
+        "DISPATCH_BATCH": int(os.environ.get("DISPATCH_BATCH", 500)),
         "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),

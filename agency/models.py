@@ -6,10 +6,12 @@ from .approvals.models import ApprovalItem, ApprovalRequest, Decision
 from .audit.models import AuditEvent
 from .auth.models import ApiToken, User, UserSession
 from .clients.models import Client, ClientAssignment, Contact
-from .content.models import Comment, Post, PostTarget, Revision
+from .content.models import Comment, Post, PostMedia, PostTarget, Revision
 from .content.slot_models import TimeSlot
 from .media.models import Media
 from .networks.models import SocialAccount
+from .networks.sandbox_models import SandboxPost
+from .publishing.models import Publication
 
 __all__ = [
     "Agency",
@@ -26,8 +28,11 @@ __all__ = [
     "Media",
     "Membership",
     "Post",
+    "PostMedia",
     "PostTarget",
+    "Publication",
     "Revision",
+    "SandboxPost",
     "SocialAccount",
     "TimeSlot",
     "User",

@@ -24,8 +24,8 @@ USER_PREDICATE = "NULLIF(current_setting('app.user_id', true), '')::uuid"
 
 # Extra rows a policy lets through beyond the tenant's own, each a narrow, named path:
 # a signed-in user may list their own memberships (to choose an agency at login) and the
-# client contacts they are (an SME owner's own sign-in), and an API token is found by its
-# hash alone (the token is the principal).
+# client contacts they are (an SME owner's own sign-in, since migration 0006), and an API
+# token is found by its hash alone (the token is the principal).
 EXTRA_VISIBILITY = {
     "memberships": f"user_id = {USER_PREDICATE}",
     "contacts": f"user_id = {USER_PREDICATE}",
@@ -36,10 +36,13 @@ EXTRA_VISIBILITY = {
 APPEND_ONLY = {"audit_events"}
 
 
-def enable_rls_sql(table: str) -> list[str]:
-    """The statements a migration runs to put ``table`` under row-level security."""
+def enable_rls_sql(table: str, *, extra: bool = True) -> list[str]:
+    """The statements a migration runs to put ``table`` under row-level security.
+
+    ``extra=False`` leaves out the table's EXTRA_VISIBILITY clause: a migration older than
+    the columns that clause names uses it."""
     using = TENANT_PREDICATE
-    if table in EXTRA_VISIBILITY:
+    if extra and table in EXTRA_VISIBILITY:
         using = f"({TENANT_PREDICATE}) OR ({EXTRA_VISIBILITY[table]})"
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",

@@ -17,9 +17,18 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
         config.load(str(tmp_path))
 
 
+def test_production_refuses_to_start_without_token_encryption_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELAIS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 48)
+    monkeypatch.delenv("TOKEN_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEY"):
+        config.load(str(tmp_path))
+
+
 def test_production_uses_secure_cookies(monkeypatch, tmp_path):
     monkeypatch.setenv("RELAIS_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", "y" * 48)
     settings = config.load(str(tmp_path))
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["SHOW_DEV_OUTBOX"] is False

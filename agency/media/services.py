@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from dataclasses import dataclass
 
 from flask_babel import ngettext
 from sqlalchemy import event, func, select
@@ -44,6 +45,12 @@ def clean_name(filename: str | None) -> str:
     return name[:255]
 
 
+@dataclass(frozen=True)
+class Stored:
+    media: Media
+    created: bool  # False: the same content was already in the library
+
+
 def store_upload(client: Client, filename: str | None, data: bytes,
                  user_id: uuid.UUID | None) -> Media:
     """Check, clean and store one file for ``client``; returns its row.
@@ -52,12 +59,19 @@ def store_upload(client: Client, filename: str | None, data: bytes,
     file returns the existing row and writes nothing. Raises ``MediaRejected`` (a
     ``ServiceError`` with ``status`` 413, 415 or 422) for refused files.
     """
+    return store_file(client, filename, data, user_id).media
+
+
+def store_file(client: Client, filename: str | None, data: bytes,
+               user_id: uuid.UUID | None) -> Stored:
+    """``store_upload``, also saying whether the file is new to the library (the API
+    answers 201 for a new file and 200 for content it already had)."""
     processed = process(data)
     existing = db.session.scalars(
         select(Media).where(Media.client_id == client.id, Media.sha256 == processed.sha256)
     ).one_or_none()
     if existing is not None:
-        return existing
+        return Stored(existing, created=False)
 
     storage = get_storage()
     key = media_key(client.agency_id, client.id, processed.sha256, processed.ext)
@@ -78,7 +92,7 @@ def store_upload(client: Client, filename: str | None, data: bytes,
     db.session.flush()
     record(MediaAction.UPLOADED, media,
            details={"client_id": str(client.id), "kind": media.kind, "size": media.size})
-    return media
+    return Stored(media, created=True)
 
 
 def delete_media(media: Media) -> None:

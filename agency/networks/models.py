@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     func,
@@ -49,6 +50,11 @@ class SocialAccount(TenantMixin, db.Model):
         string_enum(AccountStatus, "account_status", length=16),
         default=AccountStatus.CONNECTED,
     )
-    # Per-network settings that are not secrets (the sandbox's injected latency, say).
+    # Per-network settings that are not secrets (the sandbox's injected latency, a
+    # Mastodon instance's URL and character limit).
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Tokens and sessions, encrypted (agency/networks/credentials.py); never shown.
+    credentials: Mapped[str] = mapped_column(Text, default="")
+    # Why the account stopped working, in words fit to show (set when it expires).
+    status_reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -8,7 +8,7 @@ Create Date: 2026-11-27 12:02:26
 import sqlalchemy as sa
 from alembic import op
 
-from tenants.rls import TENANT_PREDICATE, enable_rls_sql
+from tenants.rls import enable_rls_sql
 
 # post_media is new; contacts gets its policy again, now also admitting the signed-in
 # user's own contact rows (tenants.rls.EXTRA_VISIBILITY).
@@ -63,9 +63,8 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         # The tenant-only policy again, before the column it mentions goes.
-        op.execute("DROP POLICY IF EXISTS tenant_isolation ON contacts")
-        op.execute(f"CREATE POLICY tenant_isolation ON contacts USING ({TENANT_PREDICATE}) "
-                   f"WITH CHECK ({TENANT_PREDICATE})")
+        for statement in enable_rls_sql("contacts", extra=False):
+            op.execute(statement)
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_contacts_user_id_users"), type_="foreignkey")
         batch_op.drop_index("ix_contacts_user_id")

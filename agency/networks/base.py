@@ -1,0 +1,109 @@
+"""The interface every network adapter implements, and the errors it speaks in.
+
+Adapters are plain objects: they take an ``Outgoing`` (what to publish, already resolved
+from the approved revision, with the account's credentials) and talk HTTP to the network.
+They never touch the database: the publishing engine records what they return. That keeps
+each adapter testable against a fake server alone, and keeps the exactly-once bookkeeping
+in one place (agency/publishing/engine.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+class NetworkError(Exception):
+    """Base of what an adapter raises. ``reason`` is fit to show a person (it is shown on
+    the post and on the publishing health page); ``detail`` is for the logs."""
+
+    def __init__(self, reason: str, *, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class RetryableError(NetworkError):
+    """Nothing was published, and trying again later may work (5xx, 429, network down
+    before the request was sent). ``retry_after`` in seconds when the network said."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, detail: str = ""):
+        super().__init__(reason, detail=detail)
+        self.retry_after = retry_after
+
+
+class PermanentError(NetworkError):
+    """The network refused this content for good (too long, bad media): no retry."""
+
+
+class AuthExpiredError(NetworkError):
+    """The account's token was revoked or expired: the account needs reconnecting, and
+    its publications wait (held) until it is."""
+
+
+class OutcomeUnknown(NetworkError):
+    """The request may have reached the network (a timeout after sending, a dropped
+    connection). Never retried blindly: settled by ``find`` or an idempotent retry."""
+
+
+@dataclass(frozen=True)
+class OutgoingMedia:
+    sha256: str
+    mime: str
+    kind: str  # "image" | "video"
+    data: bytes
+    filename: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One publication, resolved: exactly the approved content for one account."""
+
+    publication_id: uuid.UUID
+    account_id: uuid.UUID
+    network: str
+    text: str
+    media: tuple[OutgoingMedia, ...]
+    first_comment: str
+    scheduled_at: datetime | None
+    idempotency_key: str
+    handle: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # the account's, not secret
+    credentials: dict[str, Any] = field(default_factory=dict)  # decrypted, never logged
+
+
+@dataclass(frozen=True)
+class Published:
+    external_id: str
+    url: str
+
+
+class Network:
+    """What an adapter provides. Subclasses set the class attributes truthfully: the
+    engine's reconciliation depends on them."""
+
+    key: ClassVar[str]
+    # A retry with the same idempotency key cannot create a second post (Mastodon's
+    # Idempotency-Key within its window; a record key derived from the publication).
+    idempotent_publish: ClassVar[bool] = False
+    # ``find`` answering None means "certainly not published" (not merely "not seen").
+    authoritative_find: ClassVar[bool] = False
+
+    def publish(self, outgoing: Outgoing) -> Published:
+        raise NotImplementedError
+
+    def find(self, outgoing: Outgoing) -> Published | None:
+        """The post this publication made, if the network has it. Raises
+        ``RetryableError`` when the network cannot answer now."""
+        raise NotImplementedError
+
+    def fetch_metrics(self, outgoing: Outgoing, external_id: str) -> dict[str, int]:
+        """Counters of a published post (likes, reposts, replies…); used by results."""
+        return {}
+
+    def credentials_after_use(self) -> dict[str, Any] | None:
+        """New credentials to store if the adapter refreshed them (a renewed session)."""
+        return None

@@ -1,0 +1,100 @@
+"""The built-in sandbox network: it "publishes" into Relais's own feed page.
+
+It behaves like an outside network on purpose: it stores posts in its own transaction
+(so a worker that crashes after it answered leaves a post the publication does not know
+about, exactly like a real network), it dedupes on the idempotency key, and each account's
+settings can inject latency and failures for demos and tests:
+
+    {"latency_ms": 200, "fail_rate": 0.1, "fail_mode": "retryable"}
+
+``fail_mode``: ``retryable`` (a 503), ``permanent`` (a refusal), ``auth`` (a revoked
+token), ``timeout_after_store`` (stores the post, then the answer is lost).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agency.extensions import db
+
+from .base import (
+    AuthExpiredError,
+    Network,
+    OutcomeUnknown,
+    Outgoing,
+    PermanentError,
+    Published,
+    RetryableError,
+)
+from .sandbox_models import SandboxPost
+
+FAIL_MODES = ("retryable", "permanent", "auth", "timeout_after_store")
+
+
+def feed_url(account_id: uuid.UUID, post_id: uuid.UUID | str) -> str:
+    try:
+        return url_for("sandbox.feed", account_id=account_id, _anchor=f"p-{post_id}")
+    except RuntimeError:  # no request and no SERVER_NAME: a path is still a fine link
+        return f"/sandbox/{account_id}#p-{post_id}"
+
+
+class SandboxNetwork(Network):
+    key = "sandbox"
+    idempotent_publish = True  # the key is unique per account
+    authoritative_find = True  # its storage is ours: absent means never stored
+
+    def publish(self, outgoing: Outgoing) -> Published:
+        settings = outgoing.settings or {}
+        latency = float(settings.get("latency_ms") or 0) / 1000
+        if latency:
+            time.sleep(latency)
+        failing = random.random() < float(settings.get("fail_rate") or 0)
+        mode = settings.get("fail_mode") or "retryable"
+        if failing and mode == "retryable":
+            raise RetryableError("The sandbox network is unavailable (simulated).",
+                                 retry_after=1)
+        if failing and mode == "permanent":
+            raise PermanentError("The sandbox network refused this post (simulated).")
+        if failing and mode == "auth":
+            raise AuthExpiredError("The sandbox account's access was revoked (simulated).")
+        published = self._store(outgoing)
+        if failing and mode == "timeout_after_store":
+            raise OutcomeUnknown("The sandbox network did not answer in time (simulated).")
+        return published
+
+    def find(self, outgoing: Outgoing) -> Published | None:
+        with Session(db.engine) as session:
+            row = session.scalars(select(SandboxPost).where(
+                SandboxPost.social_account_id == outgoing.account_id,
+                SandboxPost.idempotency_key == outgoing.idempotency_key,
+            )).one_or_none()
+            if row is None:
+                return None
+            return Published(external_id=str(row.id), url=feed_url(outgoing.account_id, row.id))
+
+    def _store(self, outgoing: Outgoing) -> Published:
+        # Its own session and transaction: what the network stored stays stored whatever
+        # happens to the caller's transaction afterwards.
+        with Session(db.engine) as session:
+            row = SandboxPost(
+                social_account_id=outgoing.account_id, idempotency_key=outgoing.idempotency_key,
+                text=outgoing.text, first_comment=outgoing.first_comment,
+                media=[m.sha256 for m in outgoing.media],
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                existing = self.find(outgoing)
+                if existing is None:  # pragma: no cover - unique key without a row
+                    raise
+                return existing
+            return Published(external_id=str(row.id), url=feed_url(outgoing.account_id, row.id))
