@@ -56,15 +56,24 @@ def _register_blueprints(app: Flask) -> None:
     from .approvals.portal import bp as portal_bp
     from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp
+    from .clientarea.routes import bp as clientarea_bp
     from .clients.routes import bp as clients_bp
     from .content.calendar import bp as calendar_bp
     from .content.routes import bp as posts_bp
     from .main.routes import bp as main_bp
     from .media.routes import bp as media_bp
+    from .networks.routes_bluesky import bp as bluesky_bp
+    from .networks.routes_mastodon import bp as mastodon_bp
+    from .networks.routes_sandbox import bp as sandbox_bp
     from .notifications.routes import bp as notifications_bp
+    from .publishing.routes import bp as publishing_bp
     from .staff.routes import bp as staff_bp
 
     for bp in (main_bp, auth_bp, clients_bp, staff_bp, audit_bp, notifications_bp, posts_bp,
-               calendar_bp, portal_bp, media_bp):
+               calendar_bp, portal_bp, media_bp, clientarea_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(mastodon_bp)
+    app.register_blueprint(bluesky_bp)
+    app.register_blueprint(publishing_bp)
+    app.register_blueprint(sandbox_bp)
     init_api(app)

@@ -24,7 +24,8 @@ from tenants.scoping import tenant_get_or_none
 def current_membership() -> Membership:
     membership = getattr(g, "membership", None)
     if membership is None:
-        abort(401)
+        # A client contact's session is signed in, just not as staff: forbidden, not 401.
+        abort(403 if getattr(g, "contact", None) is not None else 401)
     return membership
 
 

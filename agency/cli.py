@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(dev_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(dispatcher_command)
     app.cli.add_command(check_role_command)
     _add_periodic_commands(app)
 
@@ -71,16 +72,48 @@ def seed_demo_command():
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--simple", is_flag=True, help="Run jobs in this process (no fork).")
+@click.option("--fork", is_flag=True, help="Run each job in a forked child (RQ's default).")
 @with_appcontext
-def worker_command(burst: bool, simple: bool):
-    """Run an RQ worker with the application context."""
+def worker_command(burst: bool, fork: bool):
+    """Run an RQ worker with the application context (publishing first, then the rest)."""
     from .embedded import ensure_embedded_redis
     from .publishing.queues import run_worker
 
     if current_app.config["EMBEDDED_REDIS"]:
         ensure_embedded_redis(current_app.instance_path)
-    run_worker(current_app._get_current_object(), burst=burst, simple=simple)
+    run_worker(current_app._get_current_object(), burst=burst, fork=fork)
+
+
+@click.command("dispatcher")
+@with_appcontext
+def dispatcher_command():
+    """Hand due publications to the workers, every second. Safe to run several."""
+    from .publishing.dispatch import run_dispatcher
+
+    _run_loop(run_dispatcher)
+
+
+def _run_loop(loop) -> None:
+    """Run ``loop(app, stop_event)`` until SIGTERM or Ctrl-C sets the event, with what it
+    needs: the embedded Redis (if that is the default) and visible logs."""
+    import logging
+    import threading
+
+    from .embedded import ensure_embedded_redis
+
+    if current_app.config["EMBEDDED_REDIS"]:
+        ensure_embedded_redis(current_app.instance_path)
+    # What it does is worth seeing in the terminal (no-op if logging is configured).
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def _stop(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    loop(current_app._get_current_object(), stop)
 
 
 @click.command("db-check-role")
@@ -123,6 +156,7 @@ def dev_command(port: int, host: str):
     children = [
         subprocess.Popen([*flask, "run", "--host", host, "--port", str(port)]),  # noqa: S603
         subprocess.Popen([*flask, "worker"]),  # noqa: S603
+        subprocess.Popen([*flask, "dispatcher"]),  # noqa: S603
         subprocess.Popen([*flask, "scheduler"]),  # noqa: S603
     ]
     click.echo("")
@@ -168,25 +202,9 @@ def _add_periodic_commands(app: Flask) -> None:
 @with_appcontext
 def scheduler_command():
     """Enqueue periodic jobs (reminders...) for the workers. Safe to run several."""
-    import logging
-    import threading
-
-    from .embedded import ensure_embedded_redis
     from .periodic import run_scheduler
 
-    if current_app.config["EMBEDDED_REDIS"]:
-        ensure_embedded_redis(current_app.instance_path)
-    # What it enqueues is worth seeing in the terminal (no-op if logging is configured).
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-
-    def _stop(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    run_scheduler(current_app._get_current_object(), stop)
+    _run_loop(run_scheduler)
 
 
 @click.group("approvals")

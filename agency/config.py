@@ -88,6 +88,10 @@ def load(instance_path: str) -> dict:
         # PUBLISH_REQUEUE_SECONDS (a lost Redis, a dead worker) is queued again.
         "PUBLISH_LEASE_SECONDS": float(os.environ.get("PUBLISH_LEASE_SECONDS", 120)),
         "PUBLISH_REQUEUE_SECONDS": float(os.environ.get("PUBLISH_REQUEUE_SECONDS", 300)),
+        # An unknown outcome is settled this long after it arose, so that a request still
+        # in flight on the network's side has landed (or not) by then.
+        "PUBLISH_RECONCILE_DELAY_SECONDS": float(os.environ.get(
+            "PUBLISH_RECONCILE_DELAY_SECONDS", 15)),
         "PUBLISH_MAX_ATTEMPTS": int(os.environ.get("PUBLISH_MAX_ATTEMPTS", 8)),
         "PUBLISH_BACKOFF_BASE_SECONDS": float(os.environ.get("PUBLISH_BACKOFF_BASE_SECONDS", 30)),
         "PUBLISH_BACKOFF_CAP_SECONDS": float(os.environ.get("PUBLISH_BACKOFF_CAP_SECONDS",

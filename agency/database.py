@@ -4,7 +4,11 @@
   tenant keys hold there too.
 - WAL and a busy timeout let the web process and workers share the file.
 - pysqlite's own transaction handling is replaced by explicit BEGIN, the documented
-  recipe that makes SAVEPOINT (and so nested transactions) behave.
+  recipe that makes SAVEPOINT (and so nested transactions) behave. It is BEGIN
+  IMMEDIATE: a transaction that reads then writes (a worker settling a publication)
+  would otherwise fail at once with "database is locked" when another process wrote
+  meanwhile, busy timeout or not; taking the write lock up front makes it wait its turn.
+  One writer at a time is SQLite's rule anyway; PostgreSQL is for real concurrency.
 """
 
 from __future__ import annotations
@@ -37,4 +41,4 @@ def _lower(value):
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

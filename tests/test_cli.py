@@ -52,9 +52,21 @@ def test_seed_demo_is_idempotent(app, db):
         assert db.session.scalar(select(func.count()).select_from(Contact)) == 4
         roles = sorted(m.role.value for m in db.session.scalars(select(Membership)))
         assert roles == ["manager", "member", "owner"]
-        # Every client can be published to, and one has a week of drafts to approve.
-        from agency.content.models import Post
+        # Every client can be published to, one has a week of drafts to approve, one a
+        # post its owner approved, due in minutes, and one a post with a picture, waiting
+        # for the client.
+        from agency.content.models import Post, PostMedia
+        from agency.media.models import Media
         from agency.networks.models import SocialAccount
 
         assert db.session.scalar(select(func.count()).select_from(SocialAccount)) == 3
-        assert db.session.scalar(select(func.count()).select_from(Post)) == 3
+        assert db.session.scalar(select(func.count()).select_from(Post)) == 5
+        from agency.publishing.models import Publication
+
+        [publication] = db.session.scalars(select(Publication)).all()
+        assert publication.state == "scheduled"
+        [media] = db.session.scalars(select(Media)).all()
+        assert (media.kind, media.mime, media.width, media.height) == (
+            "image", "image/jpeg", 1080, 1080)
+        [attached] = db.session.scalars(select(PostMedia)).all()
+        assert attached.media_id == media.id

@@ -25,6 +25,7 @@ from agency.content.models import Comment, Post
 from agency.content.slot_models import TimeSlot
 from agency.media.models import Media
 from agency.networks.models import SocialAccount
+from agency.publishing.models import Publication
 from tenants.context import tenant_scope
 from tenants.models import Invitation, Membership
 from tenants.roles import Role
@@ -52,6 +53,9 @@ PUBLIC_ENDPOINTS = {
     "portal.review",
     "portal.decide",
     "portal.approve_all",
+    "portal.media",
+    "portal.media_thumb",
+    "clientarea.accept",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.
@@ -59,6 +63,13 @@ PUBLIC_ENDPOINTS = {
 # Expired, tampered and replayed tokens are tested in tests/auth and tests/approvals.
 SIGNED_LINK_ENDPOINTS = {"auth.reset_password", "auth.accept_invitation", "portal.review",
                          "portal.decide", "portal.approve_all"}
+# The Mastodon sign-in's return: its signed state names agency, person and client, and it
+# still needs the same person signed in (tests/networks/test_mastodon_connect.py).
+SIGNED_LINK_ENDPOINTS |= {"mastodon.callback"}
+# The client area's sign-in invitation (tested in tests/clientarea).
+SIGNED_LINK_ENDPOINTS |= {"clientarea.accept"}
+# The portal's images and videos (tested in tests/approvals/test_portal_media.py).
+SIGNED_LINK_ENDPOINTS |= {"portal.media", "portal.media_thumb"}
 
 
 @dataclass
@@ -75,12 +86,14 @@ class Ids:
     request_id: uuid.UUID
     slot_id: uuid.UUID
     media_id: uuid.UUID
+    publication_id: uuid.UUID
 
 
 # Parameters that place a route inside one client workspace: an unassigned member must
 # get 404 on every such route.
 CLIENT_SCOPED = {"client_id", "contact_id", "account_id", "post_id", "comment_id",
                  "request_id", "slot_id", "media_id"}
+CLIENT_SCOPED |= {"publication_id"}
 
 
 def _client_objects(client: Client, user_id) -> dict:
@@ -100,8 +113,30 @@ def _client_objects(client: Client, user_id) -> dict:
     request = send_for_approval(client, [post], user_id).request
     slot_id = _add_slot(client)
     media = store_upload(client, "photo.png", _PNG, user_id)
+    publication_id = _failed_publication(client, account, user_id)
     return {"account_id": account.id, "post_id": post.id, "comment_id": comment.id,
-            "request_id": request.id, "slot_id": slot_id, "media_id": media.id}
+            "request_id": request.id, "slot_id": slot_id, "media_id": media.id,
+            "publication_id": publication_id}
+
+
+def _failed_publication(client: Client, account, user_id):
+    """A post approved without review (so it has a publication), which then failed: the
+    state in which retry and mark-as-published would act."""
+    from agency.content.services import create_post, submit_post
+    from agency.extensions import db
+    from agency.publishing.models import PublicationState
+
+    policy, client.approval_policy = client.approval_policy, "none"
+    post = create_post(client, {"text": "Publié", "target_ids": [account.id],
+                                "scheduled_at": datetime.now(UTC) + timedelta(days=3)},
+                       user_id)
+    submit_post(post, client)
+    client.approval_policy = policy
+    [publication] = db.session.scalars(select(Publication).where(
+        Publication.post_id == post.id)).all()
+    publication.state = PublicationState.FAILED
+    db.session.flush()
+    return publication.id
 
 
 def _add_slot(client: Client):
@@ -173,6 +208,10 @@ def _snapshot(db, agency_id):
                             for p in db.session.scalars(select(Post))),
             "accounts": sorted((a.display_name, a.status.value)
                                for a in db.session.scalars(select(SocialAccount))),
+            "publications": sorted((p.state.value, p.attempts, p.external_url)
+                                   for p in db.session.scalars(select(Publication))),
+            "sandbox_settings": sorted(str(a.settings) for a in
+                                       db.session.scalars(select(SocialAccount))),
             **{table.__tablename__: db.session.scalar(select(func.count()).select_from(table))
                for table in (Comment, Decision, ApprovalRequest, TimeSlot, Media)},
         }
@@ -266,3 +305,71 @@ def test_public_endpoints_exist(app):
     """The public list names real endpoints only (a renamed one must be re-reviewed)."""
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert PUBLIC_ENDPOINTS - endpoints == set()
+
+
+# --- a client contact's own sign-in (the client area) -------------------------------------
+
+def _sign_in_contact(app, db, http, world: World) -> None:
+    """Give the world's approving contact her own sign-in and sign her in with it."""
+    from agency.clientarea.services import (
+        accept_sign_in,
+        invitation_for_token,
+        invite_to_sign_in,
+    )
+    from tests.factories import PASSWORD
+
+    with app.test_request_context(), tenant_scope(world.agency.id):
+        token = invite_to_sign_in(world.contact, world.client)
+        accept_sign_in(invitation_for_token(token), PASSWORD)
+        email = world.contact.email
+    db.session.flush()
+    response = http.post("/login", data={"email": email, "password": PASSWORD})
+    assert response.headers["Location"].endswith("/client-area")
+
+
+def test_a_contact_sees_only_their_own_client(app, db, client, worlds):
+    """A contact of Alpha's first client: every client-area route answers 404 with the
+    other client's ids and with Beta's; every staff route is refused (403, the API 401),
+    even with their own client's ids; their pages show no other client's post and no
+    internal comment; nothing changes anywhere."""
+    from agency.content.models import CommentVisibility
+    from agency.content.services import add_comment
+
+    a, b, other_contact, session_id = worlds
+    with app.test_request_context(), tenant_scope(b.agency.id, b.owner.user_id):
+        b.objects = _client_objects(b.client, b.owner.user_id)
+    with app.test_request_context(), tenant_scope(a.agency.id, a.owner.user_id):
+        post = db.session.scalars(select(Post).where(Post.id == a.objects["post_id"])).one()
+        add_comment(post, "Interne: ne pas montrer", CommentVisibility.INTERNAL,
+                    user_id=a.owner.user_id)
+    own = _ids(a, a.client, a.contact, session_id, db, a.objects)
+    foreign = [_ids(a, a.other_client, other_contact, session_id, db, a.other_objects),
+               _ids(b, b.client, b.contact, session_id, db, b.objects)]
+    _sign_in_contact(app, db, client, a)
+    before = (_snapshot(db, a.agency.id), _snapshot(db, b.agency.id))
+    mappable = set(Ids.__dataclass_fields__)
+    build = app.url_map.bind("relais.test").build
+    checked = 0
+    for rule, methods in _rules(app):
+        if (rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint == "auth.logout"
+                or set(rule.arguments) - mappable):
+            continue
+        area = rule.endpoint.startswith("clientarea.")
+        if area and not rule.arguments:
+            continue  # the contact's own pages: read below
+        for ids in (foreign if area else [own]):
+            url = build(rule.endpoint, {name: getattr(ids, name) for name in rule.arguments})
+            for method in methods:
+                response = _call(client, method, url)
+                expected = 404 if area else 401 if _is_api(rule) else 403
+                assert response.status_code == expected, (
+                    f"{method} {rule.rule} -> {response.status_code}")
+                checked += 1
+    assert checked > 0
+    pages = client.get("/client-area").get_data(as_text=True) + client.get(
+        "/client-area/decisions").get_data(as_text=True)
+    assert f'id="post-{a.objects["post_id"]}"' in pages
+    for other in (a.other_objects, b.objects):
+        assert str(other["post_id"]) not in pages
+    assert "Interne: ne pas montrer" not in pages
+    assert (_snapshot(db, a.agency.id), _snapshot(db, b.agency.id)) == before

@@ -10,14 +10,15 @@ from rq.job import JobStatus
 from agency.publishing.queues import QUEUE_NAMES
 
 
-def test_the_worker_command_runs_a_job_in_the_app(app, redis_url):
+def test_the_worker_command_runs_a_job_in_the_app(app, redis_url, key_prefix):
     import redis
 
     connection = redis.Redis.from_url(redis_url)
-    queue = Queue(QUEUE_NAMES[0], connection=connection)
+    # The worker listens to the queues named under its REDIS_KEY_PREFIX, as given here.
+    queue = Queue(key_prefix + QUEUE_NAMES[-1], connection=connection)
     job = queue.enqueue(
         "agency.publishing.queues.ping", job_id=f"test-ping-{os.getpid()}")
-    env = {**os.environ, "REDIS_URL": redis_url}
+    env = {**os.environ, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix}
     try:
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],

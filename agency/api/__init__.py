@@ -14,12 +14,22 @@ TAGS = (
     ("contacts", "A client's people, and who approves posts."),
     ("accounts", "A client's accounts on the social networks."),
     ("posts", "Posts: drafts, revisions, comments, submission."),
+    ("media", "A client's media library: the images and videos posts carry."),
     ("approvals", "Internal review, and approval requests sent to the client."),
+    ("publishing", "Where approved posts went out, per network account."),
 )
 
 
 def init_app(app: Flask) -> RelaisApi:
-    from . import accounts, clients, contacts, me, posts  # noqa: F401 - routes join the blueprint
+    from . import (  # noqa: F401 - routes join the blueprint
+        accounts,
+        clients,
+        contacts,
+        me,
+        media,
+        posts,
+        publications,
+    )
     from .blueprint import bp
 
     app.config.setdefault("API_SPEC_OPTIONS", {

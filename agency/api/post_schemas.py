@@ -9,10 +9,11 @@ import marshmallow as ma
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from agency.content.models import CommentVisibility, PostStatus
-from agency.content.services import MAX_LABELS
+from agency.content.services import MAX_LABELS, MAX_MEDIA
 from agency.networks.models import AccountStatus
 from agency.networks.rules import NETWORKS
 
@@ -59,6 +60,46 @@ class AccountCreateSchema(ma.Schema):
     handle = fields.String(load_default="", validate=validate.Length(max=120))
 
 
+# --- media ------------------------------------------------------------------------------
+
+class MediaSchema(ma.Schema):
+    id = fields.UUID()
+    client_id = fields.UUID()
+    kind = fields.String(metadata={"description": "`image` or `video`."})
+    mime = fields.String(metadata={
+        "description": "The type sniffed from the content (never the file name's)."})
+    size = fields.Integer(metadata={"description": "Bytes, as stored and published."})
+    sha256 = fields.String(metadata={
+        "description": "SHA-256 of the stored bytes; a post's content hash covers it."})
+    width = fields.Integer(allow_none=True, metadata={"description": "Images only."})
+    height = fields.Integer(allow_none=True, metadata={"description": "Images only."})
+    original_name = fields.String(metadata={"description": "The uploaded file's name."})
+    created_at = UTCDateTime()
+
+
+class MediaUploadSchema(ma.Schema):
+    file = Upload(required=True, metadata={
+        "description": "One JPEG, PNG, WebP or GIF image (10 MB at most) or MP4 or MOV "
+                       "video (200 MB at most). The type is read from the content. Images "
+                       "are stored without their metadata (location, camera)."})
+
+
+class MediaListQuerySchema(ma.Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE,
+        validate=[validate.Range(min=1), _at_most_the_configured_page_size],
+        metadata={"description": "Items per page, at most API_PAGE_SIZE_MAX."},
+    )
+
+
+class MediaPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(MediaSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
 # --- posts ------------------------------------------------------------------------------
 
 class PostTargetSchema(ma.Schema):
@@ -82,6 +123,11 @@ class PostSchema(ma.Schema):
         "type": "array", "items": {"type": "string", "format": "uuid"},
         "description": "The accounts it goes out on, as `targets` details them."})
     targets = fields.List(fields.Nested(PostTargetSchema))
+    media_ids = fields.Method("_media_ids", metadata={
+        "type": "array", "items": {"type": "string", "format": "uuid"},
+        "description": "The attached media, in the order they are shown and published."})
+    media = fields.List(fields.Nested(MediaSchema), metadata={
+        "description": "The attached media in that order, with their details."})
     revision_number = fields.Integer(metadata={"description": "The current revision."})
     content_hash = fields.String(metadata={
         "description": "SHA-256 of what would be published; a review names it."})
@@ -92,6 +138,9 @@ class PostSchema(ma.Schema):
     def _target_ids(self, post) -> list[str]:
         return [str(t.social_account_id) for t in post.targets]
 
+    def _media_ids(self, post) -> list[str]:
+        return [str(a.media_id) for a in post.attachments]
+
 
 _LABELS = dict(validate=validate.Length(max=MAX_LABELS), metadata={
     "description": f"Up to {MAX_LABELS} labels of 40 characters at most."})
@@ -100,6 +149,9 @@ _VARIANTS = {"description": "{network: text} for a targeted network whose text d
                             "from `text`."}
 _SCHEDULE = {"description": "ISO 8601 with an offset, in the future; null: not scheduled."}
 _TARGETS = {"description": "The client's social accounts to publish on (at least one)."}
+_MEDIA = {"description": f"Files of the client's media library, in the order they are "
+                         f"shown and published (at most {MAX_MEDIA}). Each targeted "
+                         f"network's media rules apply: Instagram needs at least one."}
 
 
 class PostCreateSchema(ma.Schema):
@@ -111,6 +163,7 @@ class PostCreateSchema(ma.Schema):
                          load_default=list, **_LABELS)
     scheduled_at = AwareDateTime(allow_none=True, load_default=None, metadata=_SCHEDULE)
     target_ids = fields.List(fields.UUID(), required=True, metadata=_TARGETS)
+    media_ids = fields.List(fields.UUID(), load_default=list, metadata=_MEDIA)
 
 
 class PostUpdateSchema(ma.Schema):
@@ -124,6 +177,7 @@ class PostUpdateSchema(ma.Schema):
     labels = fields.List(fields.String(validate=validate.Length(min=1, max=40)), **_LABELS)
     scheduled_at = AwareDateTime(allow_none=True, metadata=_SCHEDULE)
     target_ids = fields.List(fields.UUID(), metadata=_TARGETS)
+    media_ids = fields.List(fields.UUID(), metadata=_MEDIA)
 
 
 class PostListQuerySchema(ma.Schema):

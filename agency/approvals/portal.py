@@ -34,9 +34,18 @@ from wtforms.validators import AnyOf, Length, Regexp
 
 from agency.auth.links import LinkError
 from agency.auth.services import ServiceError
-from agency.content.models import Comment, CommentVisibility, Post, PostStatus, Revision
+from agency.content.models import (
+    Comment,
+    CommentVisibility,
+    Post,
+    PostMedia,
+    PostStatus,
+    Revision,
+)
 from agency.extensions import db, login_manager
 from agency.i18n import supported
+from agency.media.models import Media
+from agency.media.routes import serve
 
 from .models import ApprovalItem, Decision, DecisionKind
 from .services import (
@@ -93,6 +102,7 @@ class Card:
     post: Post
     state: str
     previews: list[Preview] = field(default_factory=list)
+    media: list[Media] = field(default_factory=list)  # shown as they go out, in order
     decision: Decision | None = None  # the latest client decision on the content shown
     comments: list[Comment] = field(default_factory=list)
     sent_text: str = ""  # what was sent, for a post changed since
@@ -240,6 +250,7 @@ def portal_cards(access: PortalAccess) -> list[Card]:
                 (content.get("variants") or {}).values()), "")
             continue
         card.previews = _previews(card.post)
+        card.media = card.post.media
         decision = latest.get(card.post.id)
         if decision is not None and decision.content_hash == card.post.content_hash:
             card.decision = decision
@@ -254,8 +265,33 @@ def _page(access: PortalAccess, token: str, *, failed: tuple[uuid.UUID, Decision
     return render_template(
         "portal/review.html", access=access, client=access.client, token=token, cards=cards,
         agency_name=current_agency.name, waiting=[c for c in cards if c.approvable],
-        failed=failed, when=client_time, State=State,
+        failed=failed, when=client_time, State=State, media_src=_media_src(token),
     ), status
+
+
+def _media_src(token: str):
+    def src(media: Media, thumb: bool) -> str:
+        return url_for("portal.media_thumb" if thumb else "portal.media", token=token,
+                       media_id=media.id)
+
+    return src
+
+
+def _shown_media(access: PortalAccess, media_id: uuid.UUID) -> Media:
+    """A file attached to one of the request's posts whose content is still what was
+    sent (what the page shows); anything else is a 404, whoever's file it is."""
+    shown = [i.post_id for i in access.request.items]
+    sent = {i.post_id: i.content_hash for i in access.request.items}
+    rows = db.session.execute(
+        select(Post.id, Post.content_hash, Media)
+        .join(PostMedia, PostMedia.post_id == Post.id)
+        .join(Media, Media.id == PostMedia.media_id)
+        .where(Post.id.in_(shown), Media.id == media_id)
+    ).all()
+    for post_id, content_hash, media in rows:
+        if sent.get(post_id) == content_hash:
+            return media
+    abort(404)
 
 
 # --- views --------------------------------------------------------------------------------
@@ -264,6 +300,19 @@ def _page(access: PortalAccess, token: str, *, failed: tuple[uuid.UUID, Decision
 def review(token: str):
     """Read only: opening the page changes nothing, not even a "last opened" time."""
     return _page(_access(token), token)
+
+
+@bp.get("/a/<token>/media/<uuid:media_id>", endpoint="media")
+def media_file(token: str, media_id: uuid.UUID):
+    """An image or video of a post shown on this link, for the contact's eyes only: the
+    link is checked like the page's (410 expired, 400 tampered), the file must belong
+    to a post of this request (else 404), and the portal's private headers apply."""
+    return serve(_shown_media(_access(token), media_id))
+
+
+@bp.get("/a/<token>/media/<uuid:media_id>/thumb", endpoint="media_thumb")
+def media_thumb(token: str, media_id: uuid.UUID):
+    return serve(_shown_media(_access(token), media_id), thumb=True)
 
 
 @bp.post("/a/<token>/posts/<uuid:post_id>", endpoint="decide")
@@ -301,9 +350,9 @@ def decide_on_post(token: str, post_id: uuid.UUID):
     return _back(token, post_id)
 
 
-@bp.post("/a/<token>/approve-all", endpoint="approve_all")
-def approve_all_posts(token: str):
-    access = _access(token)
+def shown_posts() -> dict[uuid.UUID, str]:
+    """The "approve all" form's posts, each with the content hash the page showed
+    (``post_id:hash`` pairs); 400 for a form without its CSRF token or with a bad pair."""
     if not ApproveAllForm().validate_on_submit():
         abort(400)
     shown: dict[uuid.UUID, str] = {}
@@ -313,6 +362,13 @@ def approve_all_posts(token: str):
             shown[uuid.UUID(post_id)] = shown_hash
         except ValueError:
             abort(400)
+    return shown
+
+
+@bp.post("/a/<token>/approve-all", endpoint="approve_all")
+def approve_all_posts(token: str):
+    access = _access(token)
+    shown = shown_posts()
     # A post edited since the link was sent is no longer this link's to approve.
     sent = {i.post_id: i.content_hash for i in access.request.items}
     shown = {p: h for p, h in shown.items() if sent.get(p) == h}

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, render_template, url_for
 from flask_babel import force_locale, ngettext
 from sqlalchemy import and_, exists, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,6 +36,7 @@ from agency.content.models import Post, PostStatus
 from agency.extensions import db
 from agency.i18n import supported
 from agency.notifications.mail import send_mail
+from agency.notifications.urls import external_urls
 from tenants.context import tenant_scope
 from tenants.scoping import system_scope
 
@@ -180,25 +179,13 @@ def process_request(agency_id: uuid.UUID, request_id: uuid.UUID,
     now = _utc(now or datetime.now(UTC))
     outcome = Outcome(agency_id, request_id)
     try:
-        with _urls(), tenant_scope(agency_id):
+        with external_urls(), tenant_scope(agency_id):
             _process(outcome, now)
             db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return outcome
-
-
-@contextmanager
-def _urls() -> Iterator[None]:
-    # Links in mails need a host, and a job or command has no request to take it from.
-    app = current_app._get_current_object()
-    if has_request_context() or app.config.get("SERVER_NAME"):
-        yield
-        return
-    base = app.config.get("PUBLIC_URL") or "http://localhost:5000"
-    with app.test_request_context(base_url=base):
-        yield
 
 
 def _process(outcome: Outcome, now: datetime) -> None:
@@ -349,6 +336,9 @@ def _auto_approve(request: ApprovalRequest, client: Client, item: ApprovalItem) 
                             request_id=request.id,
                             actor_label=client.auto_approve_opted_in_by[:254]))
     db.session.flush()
+    from agency.publishing.services import schedule_post
+
+    schedule_post(post)
     record(ReminderAction.AUTO_APPROVED, post, details={
         "kind": DecisionKind.AUTO_APPROVED.value, "revision": post.revision_number,
         "request": str(request.id), "agreed_by": client.auto_approve_opted_in_by,

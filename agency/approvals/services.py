@@ -61,6 +61,10 @@ def _transition(post: Post, client: Client, event: Event) -> None:
         post.status = next_status(post.status, event, ApprovalPolicy(client.approval_policy))
     except InvalidTransition:
         raise Conflict(_("This post is no longer waiting for this decision.")) from None
+    if post.status == PostStatus.APPROVED:
+        from agency.publishing.services import schedule_post
+
+        schedule_post(post)
 
 
 def internal_review(post: Post, client: Client, user_id: uuid.UUID, *, approve: bool,

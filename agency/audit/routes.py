@@ -36,6 +36,33 @@ ACTION_LABELS = {
     Action.CONTACT_DELETED: _l("Contact deleted"),
     Action.TOKEN_CREATED: _l("API token created"),
     Action.TOKEN_REVOKED: _l("API token revoked"),
+    # Named by their string: the actions of the feature modules, which import this one's
+    # services and must not be imported back here.
+    "post.created": _l("Post created"),
+    "post.edited": _l("Post edited"),
+    "post.submitted": _l("Post submitted"),
+    "post.deleted": _l("Post deleted"),
+    "media.uploaded": _l("File uploaded"),
+    "media.deleted": _l("File deleted"),
+    "slot.added": _l("Publishing slot added"),
+    "slot.removed": _l("Publishing slot removed"),
+    "approval.sent": _l("Sent for approval"),
+    "approval.decided": _l("Client decision"),
+    "approval.internal": _l("Internal review"),
+    "approval.reminded": _l("Approval reminder sent"),
+    "approval.escalated": _l("Approval escalated to the agency"),
+    "approval.expired": _l("Approval link expired"),
+    "approval.auto_approved": _l("Approved automatically at the deadline"),
+    "publication.scheduled": _l("Publication scheduled"),
+    "publication.retried": _l("Publication retried"),
+    "publication.marked_published": _l("Marked as published by hand"),
+    "contact.sign_in_invited": _l("Contact invited to sign in"),
+    "contact.sign_in_linked": _l("Contact sign-in created"),
+    "contact.sign_in_revoked": _l("Contact sign-in revoked"),
+    "account.added": _l("Account added"),
+    "account.connected": _l("Account connected"),
+    "account.reconnected": _l("Account reconnected"),
+    "account.sandbox_settings_changed": _l("Sandbox settings changed"),
 }
 
 TARGET_LABELS = {
@@ -47,6 +74,12 @@ TARGET_LABELS = {
     "contacts": _l("Contact"),
     "client_assignments": _l("Assignment"),
     "api_tokens": _l("API token"),
+    "posts": _l("Post"),
+    "media": _l("File"),
+    "time_slots": _l("Publishing slot"),
+    "approval_requests": _l("Approval request"),
+    "publications": _l("Publication"),
+    "social_accounts": _l("Account"),
 }
 
 # Details worth showing in the list; the rest stays in the database.

@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -48,7 +49,13 @@ from .forms import (
 from .links import LinkError
 from .models import ApiToken, User, UserSession
 from .services import ServiceError
-from .sessions import end_session, memberships_of, start_session, token_hash
+from .sessions import (
+    end_session,
+    memberships_of,
+    start_contact_session,
+    start_session,
+    token_hash,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -70,8 +77,34 @@ def _begin_session(user: User, membership: Membership) -> None:
     login_user(user)
 
 
+def begin_contact_session(user: User, contact) -> None:
+    """Sign in to ``contact``'s client area; a session this browser held before is ended
+    first. Audited in the contact's agency."""
+    if session.get("sid"):
+        end_session()
+    start_contact_session(user, contact)
+    login_user(user)
+    record(Action.LOGIN, user, actor_user_id=user.id, actor_label=user.email,
+           details={"client_area": str(contact.client_id)})
+
+
 def _home() -> str:
+    if g.get("contact") is not None:
+        return url_for("clientarea.index")
     return url_for("clients.index")
+
+
+def _client_area_target(target: str) -> str:
+    """Where a client-area session lands: the page asked for if it is in the client area
+    (staff pages would refuse it), else the list of what waits for a decision."""
+    home = url_for("clientarea.index")
+    return target if target.startswith(home) else home
+
+
+def _client_areas(user: User):
+    from agency.clientarea.queries import client_areas
+
+    return client_areas(user)
 
 
 # --- sign-up and sign-in ----------------------------------------------------------------
@@ -118,18 +151,23 @@ def login():
         form.form_errors.append(_("E-mail or password is incorrect."))
         return render_template("auth/login.html", form=form)
     user = result.user
-    if not result.memberships:
+    areas = _client_areas(user)  # the clients whose contact this person is
+    if not result.memberships and not areas:
         db.session.commit()  # a password rehash may be pending
         form.form_errors.append(_("Your account is not part of any agency any more. "
                                   "Ask an agency to invite you."))
         return render_template("auth/login.html", form=form)
-    if len(result.memberships) > 1:
+    if len(result.memberships) + len(areas) > 1:
         if session.get("sid"):
             end_session()
         session[PENDING_LOGIN] = {"user": str(user.id), "at": int(time.time()),
                                   "next": target}
         db.session.commit()
         return redirect(url_for("auth.choose_agency"))
+    if not result.memberships:
+        begin_contact_session(user, areas[0].contact)
+        db.session.commit()
+        return redirect(_client_area_target(target))
     _begin_session(user, result.memberships[0])
     record(Action.LOGIN, user, actor_user_id=user.id, actor_label=user.email)
     db.session.commit()
@@ -157,21 +195,32 @@ def choose_agency():
         flash(_("Please sign in again."), "info")
         return redirect(url_for("auth.login"))
     user, target = pending
-    memberships = memberships_of(user)
     if request.method == "POST":
-        try:
-            chosen = uuid.UUID(request.form.get("agency_id", ""))
-        except ValueError:
-            abort(404)
-        membership = next((m for m in memberships if m.agency_id == chosen), None)
-        if membership is None:  # not one of theirs: same answer as an unknown agency
-            abort(404)
+        if "contact_id" in request.form:  # a client area rather than an agency
+            area = _chosen(_client_areas(user), "contact_id", lambda a: a.contact.id)
+            begin_contact_session(user, area.contact)
+            db.session.commit()
+            return redirect(_client_area_target(target))
+        membership = _chosen(memberships_of(user), "agency_id", lambda m: m.agency_id)
         _begin_session(user, membership)
         record(Action.LOGIN, user, actor_user_id=user.id, actor_label=user.email)
         db.session.commit()
         return redirect(target)
     return render_template("auth/choose_agency.html", agencies=services.agencies_of(user),
-                           user=user)
+                           areas=_client_areas(user), user=user)
+
+
+def _chosen(options, field: str, key):
+    """The option whose id was posted in ``field``; 404 for anything not one of theirs
+    (the same answer as for an id that does not exist)."""
+    try:
+        chosen = uuid.UUID(request.form.get(field, ""))
+    except ValueError:
+        abort(404)
+    option = next((o for o in options if key(o) == chosen), None)
+    if option is None:
+        abort(404)
+    return option
 
 
 @bp.post("/logout")

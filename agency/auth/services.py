@@ -24,7 +24,7 @@ from tenants.scoping import system_scope
 from . import links
 from .models import ApiToken, User, UserSession
 from .passwords import burn_time, hash_password, needs_rehash, password_problem, verify_password
-from .sessions import end_all_sessions, memberships_of, new_api_token
+from .sessions import contacts_of, end_all_sessions, memberships_of, new_api_token
 
 INVITATION_SALT = "relais.invitation"
 PASSWORD_RESET_SALT = "relais.password-reset"
@@ -103,8 +103,11 @@ def authenticate(email: str, password: str) -> LoginResult:
         burn_time(password)
         return LoginResult(None, [])
     if not verify_password(user.password_hash, password) or not user.is_active:
-        for m in memberships_of(user):
-            set_tenant(m.agency_id, user.id)
+        agency_ids = [m.agency_id for m in memberships_of(user)]
+        # A client contact's agencies hear of it too: the account opens their client area.
+        agency_ids += [c.agency_id for c in contacts_of(user) if c.agency_id not in agency_ids]
+        for agency_id in dict.fromkeys(agency_ids):
+            set_tenant(agency_id, user.id)
             record(Action.LOGIN_FAILED, user, actor_user_id=user.id, actor_label=user.email)
             db.session.flush()  # written while its agency is the tenant (RLS checks)
         set_tenant(None)

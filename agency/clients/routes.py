@@ -22,9 +22,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from agency.access import can, client_for_view, require
 from agency.auth.services import ServiceError
+from agency.clientarea import services as sign_in
 from agency.extensions import db
 from agency.forms import apply_service_error
 from tenants.roles import Permission, Role
@@ -263,4 +265,42 @@ def contact_delete(client_id: uuid.UUID, contact_id: uuid.UUID):
     services.delete_contact(contact)
     db.session.commit()
     flash(_("Contact %(name)s removed.", name=name), "success")
+    return _see_other("clients.show", client_id=client.id)
+
+
+# --- a contact's own sign-in (the client area) ---------------------------------------------
+
+@bp.post("/clients/<uuid:client_id>/contacts/<uuid:contact_id>/sign-in/invite")
+@require()
+def contact_invite_sign_in(client_id: uuid.UUID, contact_id: uuid.UUID):
+    client = client_for_view(client_id)
+    contact = queries.contact_of(client, contact_id)
+    _allowed(Permission.CONTACT_MANAGE)
+    if (refusal := _read_only(client)) is not None:
+        return refusal
+    try:
+        sign_in.invite_to_sign_in(contact, client, inviter_name=current_user.name)
+    except ServiceError as error:  # refused before anything was written
+        flash(error.message, "error")
+        return _see_other("clients.show", client_id=client.id)
+    db.session.commit()
+    flash(_("%(name)s will receive an e-mail to set up their sign-in.", name=contact.name),
+          "success")
+    return _see_other("clients.show", client_id=client.id)
+
+
+@bp.post("/clients/<uuid:client_id>/contacts/<uuid:contact_id>/sign-in/revoke")
+@require()
+def contact_revoke_sign_in(client_id: uuid.UUID, contact_id: uuid.UUID):
+    # Allowed on an archived client too: taking access away is never refused.
+    client = client_for_view(client_id)
+    contact = queries.contact_of(client, contact_id)
+    _allowed(Permission.CONTACT_MANAGE)
+    name = contact.name
+    revoked = sign_in.revoke_sign_in(contact)
+    db.session.commit()
+    if revoked:
+        flash(_("%(name)s can no longer sign in to the client area.", name=name), "success")
+    else:
+        flash(_("%(name)s had no sign-in.", name=name), "info")
     return _see_other("clients.show", client_id=client.id)

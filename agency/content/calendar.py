@@ -38,6 +38,7 @@ from agency.clients.models import Client
 from agency.extensions import db
 from agency.forms import apply_service_error
 from agency.main.routes import safe_next
+from agency.publishing import queries as publishing_queries
 from tenants.roles import Permission
 from tenants.scoping import tenant_get
 
@@ -149,6 +150,8 @@ def _calendar(client: Client | None):
         filter_clients=q.filter_clients() if client is None else [],
         authors=q.authors(), networks=_network_choices(),
         display="client" if client else "agency", show_client=client is None,
+        publishing=publishing_queries.summaries(
+            e.post.id for e in entries + unscheduled if e.post.status == PostStatus.APPROVED),
     )
 
 

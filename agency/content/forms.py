@@ -99,6 +99,26 @@ def variant_field(network: str) -> str:
     return f"variant_{network}"
 
 
+POSITION_PREFIX = "position-"
+MAX_POSITION = 1000
+
+
+def media_positions(formdata) -> dict[str, int]:
+    """{media id: position} from the composer's ``position-<id>`` inputs; blank or
+    nonsense positions are left out (such files keep the order they were shown in)."""
+    positions = {}
+    for key in (formdata or {}):
+        if not key.startswith(POSITION_PREFIX):
+            continue
+        try:
+            position = int((formdata.get(key) or "").strip())
+        except ValueError:
+            continue
+        if 0 < position <= MAX_POSITION:
+            positions[key[len(POSITION_PREFIX):]] = position
+    return positions
+
+
 class PostForm(FlaskForm):
     text = TextAreaField(_l("Text"), validators=[Length(max=TEXT_MAX)])
     # Choices are the client's accounts; the service refuses anything else.
@@ -108,9 +128,29 @@ class PostForm(FlaskForm):
                          description=_l("Separated by commas, for example: promo, summer"))
     scheduled_date = DateField(_l("Date"), validators=[Optional()])
     scheduled_time = TimeField(_l("Time"), validators=[Optional()])
+    # Ticked files of the client's library; a position typed beside each orders them.
+    # The service refuses ids that are not this client's.
+    media = SelectMultipleField(_l("Images and videos"), choices=[], validate_choice=False)
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        self._positions = media_positions(self.meta.wrap_formdata(self, formdata))
 
     def variant(self, network: str) -> Field:
         return self[variant_field(network)]
+
+    def media_ids(self) -> list[str]:
+        """The ticked files in the order chosen: by the position typed beside each (those
+        without one come after), ties in the order they were shown."""
+        ticked = list(dict.fromkeys(m for m in (self.media.data or []) if m))
+        positions = getattr(self, "_positions", {})
+
+        def order(pair):
+            shown, media_id = pair
+            position = positions.get(media_id)
+            return (position is None, position or 0, shown)
+
+        return [media_id for _, media_id in sorted(enumerate(ticked), key=order)]
 
     def values(self, tz_name: str, current: datetime | None = None) -> dict:
         """What the services take. ``current`` is the stored schedule: shown and sent
@@ -130,6 +170,7 @@ class PostForm(FlaskForm):
             "first_comment": self.first_comment.data or "",
             "labels": [part for part in (self.labels.data or "").split(",") if part.strip()],
             "scheduled_at": scheduled,
+            "media_ids": self.media_ids(),
         }
 
     def variant_texts(self) -> dict[str, str]:
@@ -143,6 +184,8 @@ class PostForm(FlaskForm):
         self.targets.data = [str(t.social_account_id) for t in post.targets]
         self.first_comment.data = post.first_comment
         self.labels.data = ", ".join(post.labels or [])
+        self.media.data = [str(a.media_id) for a in post.attachments]
+        self._positions = {}
         local = to_local(post.scheduled_at, tz_name)
         if local is not None:
             self.scheduled_date.data = local.date()
@@ -160,7 +203,7 @@ class PostForm(FlaskForm):
             return self.variant(network) if network in NETWORKS else None
         return {"text": self.text, "target_ids": self.targets,
                 "first_comment": self.first_comment, "labels": self.labels,
-                "scheduled_at": self.scheduled_date}.get(name)
+                "scheduled_at": self.scheduled_date, "media_ids": self.media}.get(name)
 
 
 # One optional textarea per network; the page shows those of the networks targeted.

@@ -6,9 +6,11 @@ from __future__ import annotations
 import difflib
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agency.access import may_see_client
@@ -17,8 +19,9 @@ from agency.approvals.services import approvers, link_for, pending_posts
 from agency.auth.models import User
 from agency.clients.models import Client
 from agency.extensions import db
+from agency.media.models import Media
 from agency.networks.models import AccountStatus, SocialAccount
-from agency.networks.rules import NETWORKS, measure, rules_for, validate
+from agency.networks.rules import NETWORKS, MediaInfo, measure, rules_for, validate
 from tenants.models import Membership
 from tenants.scoping import tenant_get_or_none
 
@@ -62,23 +65,54 @@ class NetworkCheck:
     length: int
     limit: int
     problems: list[str]
+    media_problems: list[str] = dataclass_field(default_factory=list)  # also in ``problems``
 
 
 def network_checks(accounts: list[SocialAccount], target_ids: list[str], text: str,
-                   variants: dict[str, str], first_comment: str) -> list[NetworkCheck]:
+                   variants: dict[str, str], first_comment: str,
+                   media: list[Media] = ()) -> list[NetworkCheck]:
     """Per targeted network: the length as that network counts it, its limit, and every
     reason it would refuse the post (the same rules the services enforce on save)."""
     wanted = set(target_ids)
     networks = sorted({a.network for a in accounts if str(a.id) in wanted
                        and a.network in NETWORKS}, key=NETWORKS.index)
+    infos = [MediaInfo(kind=m.kind, mime=m.mime, size=m.size) for m in media]
     checks = []
     for network in networks:
         body = variants.get(network) or text
         m = measure(network, body)
-        problems = validate(network, body, [], first_comment or None)
-        checks.append(NetworkCheck(network, str(rules_for(network).display_name), m.length,
-                                   m.limit, [str(p.message) for p in problems]))
+        problems = validate(network, body, infos, first_comment or None)
+        checks.append(NetworkCheck(
+            network, str(rules_for(network).display_name), m.length, m.limit,
+            [str(p.message) for p in problems],
+            [str(p.message) for p in problems if p.field == "media"]))
     return checks
+
+
+def chosen_media(client: Client, media_ids: list[str]) -> list[Media]:
+    """The client's files among ``media_ids``, in that order; other ids (unknown, foreign,
+    malformed) are skipped: this is for showing, and saving refuses them."""
+    wanted = []
+    for media_id in media_ids:
+        try:
+            wanted.append(uuid.UUID(str(media_id)))
+        except ValueError:
+            continue
+    wanted = list(dict.fromkeys(wanted))
+    if not wanted:
+        return []
+    found = {m.id: m for m in db.session.scalars(
+        select(Media).where(Media.id.in_(wanted), Media.client_id == client.id))}
+    return [found[m] for m in wanted if m in found]
+
+
+def media_library(client: Client, chosen: list[Media]) -> list[Media]:
+    """What the composer's picker lists: the chosen files first, in their order, then the
+    rest of the client's library, newest first."""
+    ids = {m.id for m in chosen}
+    rest = db.session.scalars(select(Media).where(Media.client_id == client.id)
+                              .order_by(Media.created_at.desc(), Media.id.desc()))
+    return [*chosen, *(m for m in rest if m.id not in ids)]
 
 
 @dataclass
@@ -144,7 +178,8 @@ def post_page(post: Post, tz_name: str, diff_from: int | None, diff_to: int | No
             "diff_to": diff_to, "changes": changes}
 
 
-def _display(field: str, value, account_names: dict[str, str], tz_name: str) -> str:
+def _display(field: str, value, account_names: dict[str, str], tz_name: str,
+             media_names: dict[str, str] | None = None) -> str:
     if value is None:
         return ""
     if field == "scheduled_at":  # stored as UTC ISO 8601; read in the client's timezone
@@ -155,8 +190,9 @@ def _display(field: str, value, account_names: dict[str, str], tz_name: str) -> 
                          for k, v in sorted(value.items()))
     if field == "targets":
         return "\n".join(sorted(account_names.get(str(t), str(t)) for t in value))
-    if field == "media":
-        return "\n".join(value)
+    if field == "media":  # one line per file, in order: its name and a short checksum
+        return "\n".join(f"{n}. {(media_names or {}).get(c) or _('(no longer in the library)')}"
+                         f" · {c[:8]}" for n, c in enumerate(value, start=1))
     return str(value)
 
 
@@ -170,10 +206,17 @@ def revision_diff(post: Post, revisions: list[Revision], old_number: int,
         return None
     account_names = {str(a.id): f"{a.display_name} ({a.network})" for a in db.session.scalars(
         select(SocialAccount).where(SocialAccount.client_id == post.client_id))}
+    checksums = {*(old.content.get("media") or []), *(new.content.get("media") or [])}
+    media_names = dict(db.session.execute(select(Media.sha256, Media.original_name).where(
+        Media.client_id == post.client_id, Media.sha256.in_(sorted(checksums)))).all()) \
+        if checksums else {}
+    media_names = {c: name or _("Untitled") for c, name in media_names.items()}
     changes = []
     for change in diff(old.content, new.content):
-        before = _display(change["field"], change["before"], account_names, tz_name)
-        after = _display(change["field"], change["after"], account_names, tz_name)
+        before = _display(change["field"], change["before"], account_names, tz_name,
+                          media_names)
+        after = _display(change["field"], change["after"], account_names, tz_name,
+                         media_names)
         lines = change.get("lines") or list(difflib.unified_diff(
             before.splitlines(), after.splitlines(), lineterm="", n=2))[2:]
         changes.append({"field": change["field"], "before": before, "after": after,

@@ -1,5 +1,6 @@
-"""The agency's post pages: a client's posts, the composer and its live checks, a post's
-page, sending posts for approval, approval settings and the client's social accounts.
+"""The agency's post pages: a client's posts, the composer (its live checks, its media
+picker and uploads into the library), a post's page, sending posts for approval, approval
+settings and the client's social accounts.
 
 Each view loads (a client through ``client_for_view``; a post through ``tenant_get``, then
 its client the same way), checks, acts through a service and commits once. A refused write
@@ -15,6 +16,7 @@ from flask import session as cookie_session
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
 from agency.access import can, client_for_view, require
@@ -23,11 +25,15 @@ from agency.approvals.settings import update_approval_settings
 from agency.auth.services import ServiceError
 from agency.clients.forms import timezone_label
 from agency.clients.queries import contacts_of
-from agency.extensions import db
+from agency.extensions import csrf, db
 from agency.forms import apply_service_error
+from agency.media import services as media_services
+from agency.media.processing import IMAGE_MAX_BYTES, MB, VIDEO_MAX_BYTES, MediaRejected
+from agency.media.routes import ACCEPT_ATTR, UPLOAD_MAX_BYTES
 from agency.networks.rules import NETWORKS
 from agency.networks.services import add_account as add_social_account
 from agency.notifications.mail import send_mail
+from agency.publishing import queries as publishing_queries
 from tenants.roles import Permission
 from tenants.scoping import tenant_get
 
@@ -44,7 +50,11 @@ def _post_helpers():
     return {"STATUS_LABELS": STATUS_LABELS, "DECISION_LABELS": forms.DECISION_LABELS,
             "POLICY_LABELS": forms.POLICY_LABELS, "local_time": local_time,
             "timezone_label": timezone_label, "network_name": network_name,
-            "PostStatus": PostStatus}
+            "PostStatus": PostStatus, "staff_media_src": _staff_media_src}
+
+
+def _staff_media_src(media, thumb: bool) -> str:
+    return url_for("media.thumb" if thumb else "media.file", media_id=media.id)
 
 
 @bp.app_context_processor
@@ -114,13 +124,34 @@ def _dev_links(client) -> list[tuple[str, str]]:
 
 # --- the composer -----------------------------------------------------------------------
 
+def _checks(form: PostForm, client, accounts, chosen):
+    return queries.network_checks(accounts, form.targets.data or [], form.text.data or "",
+                                  form.variant_texts(), form.first_comment.data or "", chosen)
+
+
+def _media_problems(checks) -> list[str]:
+    # The same problem named by several networks is said once.
+    return list(dict.fromkeys(p for c in checks for p in c.media_problems))
+
+
+def _picker(form: PostForm, client, chosen, checks, *, uploaded=None) -> dict:
+    """What the media picker (posts/_media_picker.html) shows."""
+    return {"items": queries.media_library(client, chosen),
+            "chosen": {str(m.id): n for n, m in enumerate(chosen, start=1)},
+            "media_problems": [p for p in _media_problems(checks)
+                               if p not in form.media.errors],
+            "uploaded": uploaded, "accept": ACCEPT_ATTR, "image_mb": IMAGE_MAX_BYTES // MB,
+            "video_mb": VIDEO_MAX_BYTES // MB, "upload_max_bytes": UPLOAD_MAX_BYTES}
+
+
 def _composer(form: PostForm, client, accounts, post=None):
-    checks = queries.network_checks(accounts, form.targets.data or [], form.text.data or "",
-                                    form.variant_texts(), form.first_comment.data or "")
+    chosen = queries.chosen_media(client, form.media_ids())
+    checks = _checks(form, client, accounts, chosen)
     networks = sorted({a.network for a in accounts if a.network in NETWORKS},
                       key=NETWORKS.index)
     return render_template("posts/composer.html", form=form, client=client, post=post,
-                           accounts=accounts, networks=networks, checks=checks), _status()
+                           accounts=accounts, networks=networks, checks=checks,
+                           picker=_picker(form, client, chosen, checks)), _status()
 
 
 def _account_choices(form: PostForm, accounts) -> None:
@@ -186,10 +217,61 @@ def check(client_id: uuid.UUID):
     """The composer's live panel (htmx): per targeted network, length and problems."""
     client = client_for_view(client_id)
     form = PostForm()  # only read: nothing is saved here
-    checks = queries.network_checks(queries.accounts_of(client), form.targets.data or [],
-                                    form.text.data or "", form.variant_texts(),
-                                    form.first_comment.data or "")
-    return render_template("posts/_check.html", checks=checks)
+    checks = _checks(form, client, queries.accounts_of(client),
+                     queries.chosen_media(client, form.media_ids()))
+    # The media problems also go beside the media field (an out-of-band swap).
+    return render_template("posts/_check.html", checks=checks, oob=True,
+                           media_problems=_media_problems(checks))
+
+
+@bp.post("/clients/<uuid:client_id>/posts/media")
+@csrf.exempt
+@require(Permission.CLIENT_EDIT)
+def upload_media(client_id: uuid.UUID):
+    """The composer's upload (htmx): the file goes into the client's library and is
+    committed at once, so it is kept whatever becomes of the post; the answer is the
+    media picker with the file chosen, after those already chosen. A refusal answers
+    only the message, aimed (HX-Retarget) at the upload field, so the choice is kept."""
+    # As for the library's own upload: the limit is raised before anything reads the
+    # body, so the CSRF check (which reads it) runs here rather than before the view.
+    request.max_content_length = UPLOAD_MAX_BYTES
+    try:
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
+        upload = request.files.get("upload")
+    except RequestEntityTooLarge:
+        return _upload_refused(_("The file is too large (at most %(mb)d MB).",
+                                 mb=VIDEO_MAX_BYTES // MB), 413)
+    client = client_for_view(client_id)
+    if client.is_archived:
+        return _upload_refused(_("This client is archived. Restore it before making "
+                                 "changes."), 409)
+    if upload is None or not upload.filename:
+        return _upload_refused(_("Choose a file first."), 422)
+    try:
+        media = media_services.store_upload(client, upload.filename, upload.read(),
+                                            current_user.id)
+    except MediaRejected as refused:
+        db.session.rollback()
+        return _upload_refused(refused.message, refused.status)
+    db.session.commit()
+    form = PostForm()  # the composer as it is in the page: only read
+    ids = form.media_ids()
+    if str(media.id) not in ids:
+        ids.append(str(media.id))
+    form.media.data = ids
+    chosen = queries.chosen_media(client, ids)
+    checks = _checks(form, client, queries.accounts_of(client), chosen)
+    return render_template("posts/_media_picker.html", form=form, client=client,
+                           picker=_picker(form, client, chosen, checks, uploaded=media))
+
+
+def _upload_refused(message: str, status: int):
+    response = current_app.make_response((render_template(
+        "posts/_upload_refused.html", message=message), status))
+    response.headers["HX-Retarget"] = "#media-upload-status"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 # --- a post's page and its actions ------------------------------------------------------
@@ -201,6 +283,7 @@ def _post_page(post, client, status: int = 200, *, comment_form=None, review_for
     return render_template(
         "posts/show.html", post=post, client=client, error=error, conflict=conflict,
         comment_form=comment_form or forms.CommentForm(formdata=None), review_form=review_form,
+        publishing=publishing_queries.for_post(post),
         **queries.post_page(post, client.timezone, request.args.get("from", type=int),
                             request.args.get("to", type=int)),
     ), status

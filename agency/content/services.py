@@ -93,6 +93,14 @@ def _media_infos(media: list[Media]) -> list:
     return [MediaInfo(kind=m.kind, mime=m.mime, size=m.size) for m in media]
 
 
+def _instance_limit(network: str, accounts: list[SocialAccount]) -> int | None:
+    """A Mastodon instance sets its own length limit (saved when the account connects);
+    with several accounts on the network, the smallest holds."""
+    limits = [int(a.settings["max_characters"]) for a in accounts
+              if a.network == network and (a.settings or {}).get("max_characters")]
+    return min(limits) if limits else None
+
+
 def _validate(client: Client, values: dict, accounts: list[SocialAccount], *,
               now: datetime, media: list[Media] = ()) -> None:
     scheduled = values.get("scheduled_at")
@@ -112,7 +120,8 @@ def _validate(client: Client, values: dict, accounts: list[SocialAccount], *,
     for network in sorted(networks):
         text = (values.get("variants") or {}).get(network) or values.get("text") or ""
         problems = rules.validate(network, text, _media_infos(list(media)),
-                                  values.get("first_comment") or None)
+                                  values.get("first_comment") or None,
+                                  limit=_instance_limit(network, accounts))
         if problems:
             problem = problems[0]
             field = "media_ids" if problem.field == "media" else problem.field
@@ -230,6 +239,9 @@ def update_post(post: Post, client: Client, values: dict, author_id: uuid.UUID |
     if content_hash(content) == post.content_hash:
         db.session.flush()
         return False
+    from agency.publishing.services import withdraw_for_edit
+
+    withdraw_for_edit(post)
     _new_revision(post, content, author_id)
     post.status = next_status(post.status, Event.EDIT, ApprovalPolicy(client.approval_policy))
     db.session.flush()
@@ -252,6 +264,10 @@ def submit_post(post: Post, client: Client) -> PostStatus:
     except InvalidTransition:
         raise ServiceError(_("This post has already been submitted.")) from None
     db.session.flush()
+    if post.status == PostStatus.APPROVED:  # the client's policy asks for no approval
+        from agency.publishing.services import schedule_post
+
+        schedule_post(post)
     record(PostAction.SUBMITTED, post, details={"status": post.status.value})
     return post.status
 

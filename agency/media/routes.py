@@ -26,7 +26,7 @@ from flask import (
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 from werkzeug.wsgi import wrap_file
 
@@ -60,6 +60,17 @@ def _media_size_filter(size: int) -> str:
     return human_size(size)
 
 
+def uses_of(client) -> dict[uuid.UUID, int]:
+    """How many posts use each of the client's files (files in no post are left out)."""
+    from agency.content.models import PostMedia
+
+    return dict(db.session.execute(
+        select(PostMedia.media_id, func.count(PostMedia.post_id))
+        .join(Media, Media.id == PostMedia.media_id)
+        .where(Media.client_id == client.id).group_by(PostMedia.media_id)
+    ).all())
+
+
 def _allowed(permission: Permission) -> None:
     # Judged after loading: what a person may not see is a 404 before it is a 403.
     if not can(permission):
@@ -73,6 +84,7 @@ def _library(client, status: int = 200, stored=(), refused=()):
     ).all()
     return render_template(
         "media/library.html", client=client, items=items, stored=stored, refused=refused,
+        in_use=uses_of(client),
         accept=ACCEPT_ATTR, image_mb=IMAGE_MAX_BYTES // MB, video_mb=VIDEO_MAX_BYTES // MB,
     ), status
 
@@ -155,22 +167,28 @@ def _send(key: str, mimetype: str, name: str, etag: str):
     return response.make_conditional(request, accept_ranges=True, complete_length=size)
 
 
+def serve(media: Media, *, thumb: bool = False):
+    """The stored file (or its thumbnail; 404 for a video, which has none), private and
+    never sniffed. The caller has already decided that the requester may see it."""
+    if not thumb:
+        return _send(media.storage_key, media.mime,
+                     _download_name(media, media.storage_key), media.sha256)
+    if not media.thumb_key:
+        abort(404)
+    return _send(media.thumb_key, "image/webp",
+                 _download_name(media, media.thumb_key, "-thumb"), media.sha256 + "-thumb")
+
+
 @bp.get("/media/<uuid:media_id>")
 @require()
 def file(media_id: uuid.UUID):
-    media = _load(media_id)
-    return _send(media.storage_key, media.mime, _download_name(media, media.storage_key),
-                 media.sha256)
+    return serve(_load(media_id))
 
 
 @bp.get("/media/<uuid:media_id>/thumb")
 @require()
 def thumb(media_id: uuid.UUID):
-    media = _load(media_id)
-    if not media.thumb_key:
-        abort(404)
-    return _send(media.thumb_key, "image/webp",
-                 _download_name(media, media.thumb_key, "-thumb"), media.sha256 + "-thumb")
+    return serve(_load(media_id), thumb=True)
 
 
 @bp.post("/media/<uuid:media_id>/delete")

@@ -4,37 +4,22 @@ from __future__ import annotations
 
 from .base import Network
 
-_ADAPTERS: dict[str, type[Network]] = {}
 
+def _adapters() -> dict[str, type[Network]]:
+    # Imported when first needed: the adapters pull in httpx and their helpers, which
+    # the web process rarely needs.
+    from .bluesky import ADAPTER as BLUESKY
+    from .mastodon import ADAPTER as MASTODON
+    from .sandbox import SandboxNetwork
 
-def register(cls: type[Network]) -> type[Network]:
-    _ADAPTERS[cls.key] = cls
-    return cls
+    return {cls.key: cls for cls in (SandboxNetwork, MASTODON, BLUESKY)}
 
 
 def adapter_for(network: str) -> Network:
-    """A fresh adapter for ``network`` (adapters read their settings from the app config
-    when used); ``KeyError`` for a network Relais cannot publish to yet."""
-    _load_builtin()
-    return _ADAPTERS[network]()
+    """A fresh adapter for ``network`` (one per publication: adapters keep per-call state
+    such as refreshed credentials); ``KeyError`` for a network Relais cannot publish to."""
+    return _adapters()[network]()
 
 
 def can_publish(network: str) -> bool:
-    _load_builtin()
-    return network in _ADAPTERS
-
-
-def _load_builtin() -> None:
-    if _ADAPTERS:
-        return
-    from .sandbox import SandboxNetwork
-
-    register(SandboxNetwork)
-    for module in ("mastodon", "bluesky"):
-        try:
-            imported = __import__(f"agency.networks.{module}", fromlist=["ADAPTER"])
-        except ModuleNotFoundError as missing:
-            if missing.name != f"agency.networks.{module}":
-                raise
-            continue
-        register(imported.ADAPTER)
+    return network in _adapters()

@@ -85,11 +85,11 @@ _RULES = (
     # Bluesky: lexicon app.bsky.feed.post text has maxGraphemes 300 AND maxLength 3000
     # (UTF-8 bytes), so 300 family emoji (25 bytes each) are refused. Embeds: either
     # app.bsky.embed.images (up to 4, 1,000,000 bytes each) or app.bsky.embed.video
-    # (one video/mp4, 100,000,000 bytes), never both.
+    # (one video/mp4, 100,000,000 bytes), never both. A first comment is a reply record.
     NetworkRules(
         key="bluesky", display_name="Bluesky", max_text_length=300, counting="graphemes",
         max_text_bytes=3_000, max_media=4, max_images=4, max_videos=1, mixed_media=False,
-        first_comment=False, image_types=frozenset({_JPEG, _PNG, _WEBP, _GIF}),
+        first_comment=True, image_types=frozenset({_JPEG, _PNG, _WEBP, _GIF}),
         video_types=frozenset({_MP4}), max_image_bytes=1_000_000,
         max_video_bytes=100_000_000,
     ),
@@ -97,10 +97,10 @@ _RULES = (
     # `limit` parameter); 4 attachments per status, and a video cannot share a status with
     # other media. Upstream defaults: images 16 MiB, videos 99 MiB
     # (MediaAttachment::IMAGE_LIMIT / VIDEO_LIMIT); an instance reports its own in
-    # /api/v2/instance.
+    # /api/v2/instance. A first comment is a reply status.
     NetworkRules(
         key="mastodon", display_name="Mastodon", max_text_length=500, counting="mastodon",
-        max_media=4, max_images=4, max_videos=1, mixed_media=False, first_comment=False,
+        max_media=4, max_images=4, max_videos=1, mixed_media=False, first_comment=True,
         image_types=frozenset({_JPEG, _PNG, _GIF, _WEBP, "image/heic", "image/heif",
                                "image/avif"}),
         video_types=frozenset({_MP4, _MOV, _WEBM}),

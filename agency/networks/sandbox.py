@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 
-from flask import url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,10 +39,18 @@ FAIL_MODES = ("retryable", "permanent", "auth", "timeout_after_store")
 
 
 def feed_url(account_id: uuid.UUID, post_id: uuid.UUID | str) -> str:
-    try:
-        return url_for("sandbox.feed", account_id=account_id, _anchor=f"p-{post_id}")
-    except RuntimeError:  # no request and no SERVER_NAME: a path is still a fine link
-        return f"/sandbox/{account_id}#p-{post_id}"
+    """Where the sandbox shows a post: its fixed address scheme, like a real network's
+    (the page itself is agency/networks/routes_sandbox.py)."""
+    base = current_app.config.get("PUBLIC_URL") or ""
+    return f"{base}/sandbox/{account_id}#p-{post_id}"
+
+
+def _session() -> Session:
+    # Its own session and transaction: what the network stored stays stored whatever
+    # happens to the caller's transaction afterwards. (Tests that run inside one rolled
+    # back transaction name their connection here; it then nests as a savepoint.)
+    bind = current_app.extensions.get("relais_sandbox_bind") or db.engine
+    return Session(bind=bind, join_transaction_mode="create_savepoint")
 
 
 class SandboxNetwork(Network):
@@ -70,7 +78,7 @@ class SandboxNetwork(Network):
         return published
 
     def find(self, outgoing: Outgoing) -> Published | None:
-        with Session(db.engine) as session:
+        with _session() as session:
             row = session.scalars(select(SandboxPost).where(
                 SandboxPost.social_account_id == outgoing.account_id,
                 SandboxPost.idempotency_key == outgoing.idempotency_key,
@@ -80,9 +88,7 @@ class SandboxNetwork(Network):
             return Published(external_id=str(row.id), url=feed_url(outgoing.account_id, row.id))
 
     def _store(self, outgoing: Outgoing) -> Published:
-        # Its own session and transaction: what the network stored stays stored whatever
-        # happens to the caller's transaction afterwards.
-        with Session(db.engine) as session:
+        with _session() as session:
             row = SandboxPost(
                 social_account_id=outgoing.account_id, idempotency_key=outgoing.idempotency_key,
                 text=outgoing.text, first_comment=outgoing.first_comment,

@@ -108,6 +108,8 @@ class Publication(TenantMixin, db.Model):
     dispatches: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the first attempt went out: a network's idempotency window counts from it.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     held_reason: Mapped[str] = mapped_column(String(16), default="")
     external_id: Mapped[str] = mapped_column(String(255), default="")
     external_url: Mapped[str] = mapped_column(String(1000), default="")

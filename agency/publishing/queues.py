@@ -7,11 +7,17 @@ from rq import Queue, SimpleWorker, Worker
 
 from agency.redis_conn import get_redis
 
-QUEUE_NAMES = ("default",)
+PUBLISH_QUEUE = "publish"
+# Publishing first: a due post must not wait behind reminders or reports.
+QUEUE_NAMES = (PUBLISH_QUEUE, "default")
 
 
 def queue(name: str = "default") -> Queue:
-    return Queue(name, connection=get_redis())
+    """A queue, named under ``REDIS_KEY_PREFIX`` so that two installations (or a test
+    run) sharing one Redis never take each other's jobs."""
+    from flask import current_app
+
+    return Queue(current_app.config["REDIS_KEY_PREFIX"] + name, connection=get_redis())
 
 
 class AppWorker(Worker):
@@ -28,7 +34,8 @@ class AppWorker(Worker):
 
 
 class AppSimpleWorker(SimpleWorker):
-    """The same without forking (platforms without fork, and tests)."""
+    """Jobs run in the worker process itself: one connection pool per process, kept
+    across jobs (a fork per job would open fresh database connections every time)."""
 
     app: Flask
 
@@ -37,16 +44,15 @@ class AppSimpleWorker(SimpleWorker):
             return super().perform_job(job, queue, *args, **kwargs)
 
 
-def run_worker(app: Flask, burst: bool = False, simple: bool = False) -> None:
+def run_worker(app: Flask, burst: bool = False, fork: bool = False,
+               queues: tuple[str, ...] = QUEUE_NAMES) -> None:
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()
-    cls = AppSimpleWorker if simple else AppWorker
+    cls = AppWorker if fork else AppSimpleWorker
     cls.app = app
     with app.app_context():
-        connection = get_redis()
-        queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
-        worker = cls(queues, connection=connection)
+        worker = cls([queue(name) for name in queues], connection=get_redis())
     worker.work(burst=burst, with_scheduler=False)
 
 

@@ -103,6 +103,7 @@ def upgrade():
     sa.Column('dispatches', sa.Integer(), nullable=False),
     sa.Column('queued_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('held_reason', sa.String(length=16), nullable=False),
     sa.Column('external_id', sa.String(length=255), nullable=False),
     sa.Column('external_url', sa.String(length=1000), nullable=False),

@@ -44,7 +44,7 @@ def test_route_parameters_are_named_ids_with_the_uuid_converter(app):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
             for name in rule.arguments:
-                assert name in {"client_id", "contact_id", "post_id"}, rule.rule
+                assert name in {"client_id", "contact_id", "post_id", "media_id"}, rule.rule
                 assert type(rule._converters[name]).__name__ == "UUIDConverter", rule.rule
 
 

@@ -12,11 +12,10 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from agency.config import normalise_database_url
 from agency.extensions import db as _db
+from tests.committed import remove_agency as _remove_agency
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -83,23 +82,3 @@ def committed_agency(app):
     _remove_agency(app, agency_id, user_id)
 
 
-def _remove_agency(app, agency_id, user_id) -> None:
-    """As the owner role (the app role may not delete audit rows), children first."""
-    from agency import models
-
-    engine = create_engine(normalise_database_url(app.config["MIGRATION_DATABASE_URL"]))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT set_config('app.agency_id', :a, true)"),
-                         {"a": str(agency_id)})
-        for model in (models.AuditEvent, models.Decision, models.ApprovalItem,
-                      models.ApprovalRequest, models.Comment, models.Revision,
-                      models.PostTarget, models.Post, models.SocialAccount, models.TimeSlot,
-                      models.Contact, models.ClientAssignment, models.Client, models.ApiToken,
-                      models.Invitation, models.Membership):
-            conn.execute(model.__table__.delete().where(model.agency_id == agency_id))
-        conn.execute(models.Agency.__table__.delete().where(models.Agency.id == agency_id))
-        conn.execute(models.UserSession.__table__.delete()
-                     .where(models.UserSession.user_id == user_id))
-        conn.execute(models.User.__table__.delete().where(models.User.id == user_id))
-    engine.dispose()

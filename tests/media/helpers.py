@@ -78,3 +78,22 @@ def upload(http, client_id, *files, **fields):
 def media_rows(agency_id) -> list[Media]:
     with tenant_scope(agency_id):
         return list(db.session.scalars(select(Media).order_by(Media.created_at)))
+
+
+def jpeg_of(colour, width=40, height=30) -> bytes:
+    """A small plain JPEG; a different colour gives a different file."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def add_to_library(agency_id, client_id, data: bytes, name: str, user_id=None):
+    """Store a file in a client's library through the service; returns its id."""
+    from agency.clients.models import Client
+    from agency.media.services import store_upload
+
+    with tenant_scope(agency_id):
+        client = db.session.scalars(select(Client).where(Client.id == client_id)).one()
+        media = store_upload(client, name, data, user_id)
+        db.session.flush()
+        return media.id

@@ -1,0 +1,370 @@
+"""The worker's side of publishing: send one publication exactly once, and settle the
+ones whose outcome is unknown. The RQ jobs (jobs.py) only call these two functions.
+
+The order of writes is the guarantee:
+1. ``queued → sending`` with a lease and the idempotency key is committed *before* the
+   network is called, by a conditional update (a duplicate job finds nothing to do);
+2. the network's answer is recorded afterwards (``published`` with its id and link,
+   ``retrying`` with a backoff, ``failed`` with the network's reason, ``held`` when the
+   account's access expired, or ``unknown``).
+A crash between 1 and 2 leaves ``sending``; the dispatcher turns it into ``unknown`` when
+the lease runs out, and ``reconcile`` settles it by asking the network (``find``) or by
+retrying with the same idempotency key where that cannot make a second post. Never by a
+blind retry: what cannot be settled becomes ``needs_attention`` and is shown to people.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from agency.extensions import db
+from agency.networks.base import (
+    AuthExpiredError,
+    Network,
+    OutcomeUnknown,
+    PermanentError,
+    RetryableError,
+)
+from agency.networks.credentials import CredentialsUnreadable, seal
+from agency.networks.models import AccountStatus, SocialAccount
+from agency.networks.registry import adapter_for
+from tenants.context import tenant_scope
+
+from . import notify, ratelimit
+from .models import HoldReason, Publication, PublicationState
+from .outgoing import ContentMissing, build
+from .services import hold_account
+
+log = logging.getLogger(__name__)
+P = PublicationState
+
+# Tests set this to simulate a crash at a named point ("after_sending_committed",
+# "after_network_answered"); it is never set in production.
+crash_hook: Callable[[str], None] | None = None
+
+
+def _crash_point(name: str) -> None:
+    if crash_hook is not None:
+        crash_hook(name)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, capped; never sooner than the network asked."""
+    config = current_app.config
+    ceiling = min(config["PUBLISH_BACKOFF_CAP_SECONDS"],
+                  config["PUBLISH_BACKOFF_BASE_SECONDS"] * 2 ** max(0, attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread, never zero
+    return max(delay, retry_after or 0.0)
+
+
+def _load(publication_id: uuid.UUID, *, lock: bool = False) -> Publication | None:
+    query = select(Publication).where(Publication.id == publication_id)
+    if lock:
+        query = query.with_for_update(of=Publication)
+    return db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def _in_tenant(agency_id: uuid.UUID, step: Callable[[uuid.UUID], str],
+               publication_id: uuid.UUID) -> str:
+    with tenant_scope(agency_id):
+        try:
+            return step(publication_id)
+        except BaseException:  # a crash included: leave no transaction half-open
+            db.session.rollback()
+            raise
+
+
+# --- publish ------------------------------------------------------------------------------
+
+def publish(agency_id: uuid.UUID, publication_id: uuid.UUID) -> str:
+    """Send a ``queued`` publication. Returns what happened, in one word (for logs and
+    tests). Safe to call twice for the same publication: only one call sends."""
+    return _in_tenant(agency_id, _publish, publication_id)
+
+
+def _publish(publication_id: uuid.UUID) -> str:
+    publication = _load(publication_id)
+    if publication is None or publication.state != P.QUEUED:
+        db.session.rollback()
+        return "skipped"
+    account = publication.account
+    now = _now()
+    if account.status != AccountStatus.CONNECTED:
+        _hold(publication, now)
+        db.session.commit()
+        return "held"
+    try:
+        adapter = adapter_for(publication.network)
+    except KeyError:
+        _fail(publication, _("Relais cannot publish to this network yet."), "unsupported")
+        db.session.commit()
+        return "failed"
+    wait = ratelimit.wait_seconds(publication.network, account.id)
+    if wait > 0:
+        # Not an attempt: our own budget for the account says later.
+        publication.state, publication.due_at = P.RETRYING, now + timedelta(seconds=wait)
+        publication.queued_at, publication.error_code = None, "rate_limited"
+        db.session.commit()
+        return "delayed"
+    try:
+        outgoing = build(publication, account, db.session)
+    except (ContentMissing, CredentialsUnreadable) as problem:
+        log.error("publication %s cannot be assembled: %s", publication.id, problem)
+        _fail(publication, _("The approved content could not be assembled (a file or the "
+                             "account's access is missing). Edit the post or reconnect the "
+                             "account, then have it approved again."), "content_missing")
+        db.session.commit()
+        return "failed"
+
+    lease = timedelta(seconds=current_app.config["PUBLISH_LEASE_SECONDS"])
+    claimed = db.session.execute(
+        update(Publication)
+        .where(Publication.id == publication.id, Publication.state == P.QUEUED)
+        .values(state=P.SENDING, lease_expires_at=now + lease,
+                sent_at=func.coalesce(Publication.sent_at, now),
+                attempts=Publication.attempts + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()  # the promise that we are sending, before we send
+    if claimed != 1:
+        return "skipped"
+    _crash_point("after_sending_committed")
+    return _send(adapter, outgoing, publication.id, account.id)
+
+
+def _send(adapter: Network, outgoing, publication_id: uuid.UUID,
+          account_id: uuid.UUID) -> str:
+    outcome: Callable[[Publication, SocialAccount], str]
+    try:
+        published = adapter.publish(outgoing)
+    except RetryableError as error:
+        outcome = partial(_outcome_retry, error=error)
+    except PermanentError as error:
+        outcome = partial(_outcome_fail, reason=error.reason)
+    except AuthExpiredError as error:
+        outcome = partial(_account_expired, reason=error.reason)
+    except OutcomeUnknown as error:
+        outcome = partial(_outcome_unknown, reason=error.reason)
+    except Exception as error:  # a bug or an unforeseen answer: we cannot know either
+        log.exception("publication %s: unexpected error while sending", publication_id)
+        outcome = partial(_outcome_unknown,
+                          reason=_("Unexpected error: %(e)s", e=str(error)[:200]))
+    else:
+        _crash_point("after_network_answered")
+        outcome = partial(_outcome_published, published=published,
+                          comment_error=getattr(adapter, "first_comment_error", None))
+    return _settle(publication_id, account_id, adapter, outcome)
+
+
+def _outcome_retry(publication: Publication, account: SocialAccount, *,
+                   error: RetryableError) -> str:
+    return _retry_later(publication, error)
+
+
+def _outcome_fail(publication: Publication, account: SocialAccount, *, reason: str) -> str:
+    return _fail(publication, reason, "refused")
+
+
+def _outcome_unknown(publication: Publication, account: SocialAccount, *, reason: str) -> str:
+    return _unknown(publication, reason)
+
+
+def _outcome_published(publication: Publication, account: SocialAccount, *, published,
+                       comment_error: str | None) -> str:
+    result = _published(publication, published.external_id, published.url)
+    if comment_error:
+        # The post is out; only its first comment is missing. Say so, do not fail it.
+        publication.last_error = _("Published, but the first comment could not be added: "
+                                   "%(reason)s", reason=comment_error)[:1000]
+        publication.error_code = "first_comment"
+    return result
+
+
+def _settle(publication_id: uuid.UUID, account_id: uuid.UUID, adapter: Network,
+            outcome: Callable[[Publication, SocialAccount], str]) -> str:
+    """Record the network's answer, if the publication is still ours to settle."""
+    db.session.rollback()  # start clean: the claim's transaction is long gone
+    publication = _load(publication_id, lock=True)
+    if publication is None or publication.state not in (P.SENDING, P.UNKNOWN):
+        db.session.rollback()
+        return "skipped"
+    account = db.session.scalars(select(SocialAccount).where(
+        SocialAccount.id == account_id).execution_options(populate_existing=True)).one()
+    refreshed = adapter.credentials_after_use()
+    if refreshed is not None:
+        account.credentials = seal(refreshed)
+    paused_until = getattr(adapter, "rate_limited_until", None)
+    if isinstance(paused_until, datetime):  # Mastodon says when; Bluesky, epoch seconds
+        paused_until = paused_until.timestamp()
+    if paused_until:
+        ratelimit.pause(account.id, paused_until)
+    result = outcome(publication, account)
+    db.session.commit()
+    return result
+
+
+def _published(publication: Publication, external_id: str, url: str) -> str:
+    publication.state = P.PUBLISHED
+    publication.external_id, publication.external_url = external_id[:255], url[:1000]
+    publication.published_at = _now()
+    publication.lease_expires_at = None
+    publication.last_error = publication.error_code = ""
+    return "published"
+
+
+def _retry_later(publication: Publication, error: RetryableError) -> str:
+    publication.lease_expires_at = publication.queued_at = None
+    if publication.attempts >= current_app.config["PUBLISH_MAX_ATTEMPTS"]:
+        return _fail(publication, _("Gave up after %(n)d attempts. Last answer: %(reason)s",
+                                    n=publication.attempts, reason=error.reason), "gave_up")
+    publication.state = P.RETRYING
+    publication.last_error, publication.error_code = error.reason[:1000], "retrying"
+    publication.due_at = _now() + timedelta(
+        seconds=backoff_seconds(publication.attempts, error.retry_after))
+    return "retrying"
+
+
+def _fail(publication: Publication, reason: str, code: str) -> str:
+    publication.state = P.FAILED
+    publication.last_error, publication.error_code = reason[:1000], code
+    publication.lease_expires_at = None
+    notify.problem(publication)
+    return "failed"
+
+
+def _hold(publication: Publication, now: datetime) -> None:
+    publication.state, publication.held_reason = P.HELD, HoldReason.ACCOUNT
+    publication.queued_at = publication.lease_expires_at = None
+
+
+def _account_expired(publication: Publication, account: SocialAccount, *, reason: str) -> str:
+    # Nothing went out: the network refused the token. Hold this one with the others.
+    publication.state, publication.held_reason = P.HELD, HoldReason.ACCOUNT
+    publication.last_error, publication.error_code = reason[:1000], "auth_expired"
+    publication.queued_at = publication.lease_expires_at = None
+    was_connected = account.status == AccountStatus.CONNECTED
+    hold_account(account, reason)
+    if was_connected:
+        notify.account_expired(account)
+    return "held"
+
+
+def _unknown(publication: Publication, reason: str) -> str:
+    if publication.attempts >= current_app.config["PUBLISH_MAX_ATTEMPTS"]:
+        return _needs_attention(publication, reason)
+    publication.state = P.UNKNOWN
+    publication.last_error, publication.error_code = reason[:1000], "unknown"
+    publication.queued_at = publication.lease_expires_at = None
+    publication.due_at = _now() + timedelta(
+        seconds=current_app.config["PUBLISH_RECONCILE_DELAY_SECONDS"])
+    return "unknown"
+
+
+def _needs_attention(publication: Publication, reason: str) -> str:
+    publication.state = P.NEEDS_ATTENTION
+    publication.last_error = _(
+        "We could not confirm whether this went out (%(reason)s). Look at the account: if "
+        "the post is there, mark it as published; if not, retry it.", reason=reason)[:1000]
+    publication.error_code = "needs_attention"
+    publication.queued_at = publication.lease_expires_at = None
+    notify.problem(publication)
+    return "needs_attention"
+
+
+# --- reconcile ----------------------------------------------------------------------------
+
+def reconcile(agency_id: uuid.UUID, publication_id: uuid.UUID) -> str:
+    """Settle an ``unknown`` publication: published if the network has it; sent again
+    only where that cannot make a second post; otherwise ``needs_attention``."""
+    return _in_tenant(agency_id, _reconcile, publication_id)
+
+
+def _reconcile(publication_id: uuid.UUID) -> str:
+    publication = _load(publication_id)
+    if publication is None or publication.state != P.UNKNOWN:
+        db.session.rollback()
+        return "skipped"
+    account = publication.account
+    try:
+        adapter = adapter_for(publication.network)
+        outgoing = build(publication, account, db.session)
+    except (KeyError, ContentMissing, CredentialsUnreadable) as problem:
+        _needs_attention(publication, str(problem))
+        db.session.commit()
+        return "needs_attention"
+    if not adapter.authoritative_find and adapter.idempotent_publish and \
+            _within_idempotency_window(adapter, publication):
+        # One call with the same key settles it for certain (the network returns the post
+        # it made, or makes the one it never got), where a search would cost many calls
+        # and still not be sure.
+        publication.state, publication.queued_at = P.QUEUED, _now()
+        db.session.commit()
+        return _publish(publication.id)
+    # Ask the network with no transaction open, then write only if it is still unknown:
+    # SQLite refuses a write to a transaction that read before another process wrote
+    # (the answer would be lost, again at every try), and a duplicate job that settled
+    # it meanwhile must not be overwritten.
+    db.session.commit()  # nothing written yet: only ends the transaction
+    error: RetryableError | OutcomeUnknown | AuthExpiredError | None = None
+    try:
+        found = adapter.find(outgoing)
+    except (RetryableError, OutcomeUnknown, AuthExpiredError) as problem:
+        found, error = None, problem
+    publication = _load(publication_id, lock=True)
+    if publication is None or publication.state != P.UNKNOWN:
+        db.session.rollback()
+        return "skipped"
+    if error is not None:
+        # The network cannot tell us now: ask again later (counted, so it ends).
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            ratelimit.pause(publication.social_account_id, time.time() + retry_after)
+        publication.attempts += 1
+        if publication.attempts >= current_app.config["PUBLISH_MAX_ATTEMPTS"]:
+            _needs_attention(publication, error.reason)
+        else:
+            publication.queued_at = None
+            publication.due_at = _now() + timedelta(
+                seconds=backoff_seconds(publication.attempts, retry_after))
+        db.session.commit()
+        return "later"
+    if found is not None:
+        _published(publication, found.external_id, found.url)
+        db.session.commit()
+        return "published"
+    if adapter.authoritative_find:
+        # Certainly not there: sending it now cannot make a second post.
+        publication.state, publication.queued_at = P.QUEUED, _now()
+        db.session.commit()
+        return _publish(publication.id)
+    _needs_attention(publication, publication.last_error or _("no answer from the network"))
+    db.session.commit()
+    return "needs_attention"
+
+
+def _within_idempotency_window(adapter: Network, publication: Publication) -> bool:
+    window = getattr(adapter, "idempotency_window_seconds", None)
+    if window is None:
+        return True
+    sent = _utc(publication.sent_at)
+    # Leave a margin: the retry must reach the network well inside the window.
+    return sent is not None and _now() - sent < timedelta(seconds=window * 0.8)
