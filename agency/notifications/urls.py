@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from flask import current_app, has_request_context
 
+from tenants.context import current_context, set_tenant
+
 
 @contextmanager
 def external_urls() -> Iterator[None]:
@@ -17,5 +19,11 @@ def external_urls() -> Iterator[None]:
         yield
         return
     base = app.config.get("PUBLIC_URL") or "http://localhost:5000"
-    with app.test_request_context(base_url=base):
-        yield
+    tenant = current_context()
+    try:
+        with app.test_request_context(base_url=base):
+            yield
+    finally:
+        # The stand-in request's teardown forgets the tenant, as after any request; the
+        # work around it (a job, a command) is still that tenant's.
+        set_tenant(tenant.agency_id, tenant.user_id)

@@ -144,11 +144,14 @@ def _publish(publication_id: uuid.UUID) -> str:
                 sent_at=func.coalesce(Publication.sent_at, now),
                 attempts=Publication.attempts + 1)
         .execution_options(synchronize_session=False)).rowcount
+    account_id = account.id
     db.session.commit()  # the promise that we are sending, before we send
     if claimed != 1:
         return "skipped"
     _crash_point("after_sending_committed")
-    return _send(adapter, outgoing, publication.id, account.id)
+    # From here until the answer, no transaction is open (nothing ORM-loaded is touched:
+    # it would reload): a call can take seconds, and must hold no lock meanwhile.
+    return _send(adapter, outgoing, publication_id, account_id)
 
 
 def _send(adapter: Network, outgoing, publication_id: uuid.UUID,
@@ -318,7 +321,7 @@ def _reconcile(publication_id: uuid.UUID) -> str:
         # and still not be sure.
         publication.state, publication.queued_at = P.QUEUED, _now()
         db.session.commit()
-        return _publish(publication.id)
+        return _publish(publication_id)
     # Ask the network with no transaction open, then write only if it is still unknown:
     # SQLite refuses a write to a transaction that read before another process wrote
     # (the answer would be lost, again at every try), and a duplicate job that settled
@@ -355,7 +358,7 @@ def _reconcile(publication_id: uuid.UUID) -> str:
         # Certainly not there: sending it now cannot make a second post.
         publication.state, publication.queued_at = P.QUEUED, _now()
         db.session.commit()
-        return _publish(publication.id)
+        return _publish(publication_id)
     _needs_attention(publication, publication.last_error or _("no answer from the network"))
     db.session.commit()
     return "needs_attention"

@@ -32,8 +32,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agency.extensions import db
 from agency.publishing.models import Publication, PublicationState
 from agency.publishing.queues import QUEUE_NAMES
+from tenants.context import tenant_scope
 from tests.fakes.mastodon import FakeMastodon
 
 from .chaos import (
@@ -51,6 +53,7 @@ from .chaos import (
     process_env,
     settled,
     states,
+    wait_until,
 )
 
 P = PublicationState
@@ -251,3 +254,35 @@ def test_a_process_killed_at_a_crash_point_publishes_once(
         assert (final.attempts, len(posts)) == (2, 2), why
         assert fake.statuses_with_key(key) == 1, why
     assert unexpected_errors(app, processes) == {}, why
+
+
+def test_sandbox_posts_go_out_from_real_processes(app, redis_url, world, fleet, tmp_path):
+    """The sandbox network writes into the database from inside the worker, in its own
+    transaction: the worker must hold no transaction (no lock, on SQLite) while it calls a
+    network. This is `make run`'s demo path, with real processes."""
+    from agency.networks.models import SocialAccount
+
+    with app.app_context(), tenant_scope(world.agency_id):
+        try:
+            for n in range(2):
+                account = SocialAccount(client_id=world.client_id, network="sandbox",
+                                        display_name=f"Page {n}")
+                db.session.add(account)
+                db.session.flush()
+                world.account_ids.append(account.id)
+            db.session.commit()
+        finally:
+            db.session.remove()
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    world.add_posts(app, [start + timedelta(seconds=n / 4) for n in range(8)])
+
+    processes = fleet(Timings(lease=6, requeue=8, reconcile_delay=2, backoff_base=1,
+                              backoff_cap=5, network_timeout=1, dispatch_interval=0.2))
+    processes.add("worker-1", WORKER, LISTENING)
+    processes.add("dispatcher", DISPATCHER)
+    assert processes.wait_ready(60), processes.logs()
+    wait_until(lambda: settled(world.publications(app)), 60)
+    publications = world.publications(app)
+    assert states(publications) == {"published": 8}, processes.logs()
+    assert all(p.attempts == 1 and "#p-" in p.external_url for p in publications)
+    assert unexpected_errors(app, processes) == {}
