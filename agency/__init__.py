@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     from .media.routes import bp as media_bp
     from .networks.routes_bluesky import bp as bluesky_bp
     from .networks.routes_mastodon import bp as mastodon_bp
+    from .networks.routes_oauth import bp as connect_bp
     from .networks.routes_sandbox import bp as sandbox_bp
     from .notifications.routes import bp as notifications_bp
     from .publishing.routes import bp as publishing_bp
@@ -73,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
                calendar_bp, portal_bp, media_bp, clientarea_bp):
         app.register_blueprint(bp)
     app.register_blueprint(mastodon_bp)
+    app.register_blueprint(connect_bp)
     app.register_blueprint(bluesky_bp)
     app.register_blueprint(publishing_bp)
     app.register_blueprint(sandbox_bp)

@@ -82,6 +82,14 @@ def load(instance_path: str) -> dict:
         # Where each network's API is; tests and demos point these at local fakes.
         # Mastodon has no fixed server: each account carries its instance's URL.
         "BLUESKY_PDS_URL": os.environ.get("BLUESKY_PDS_URL", "https://bsky.social").rstrip("/"),
+        # Facebook Pages: the Relais app's credentials (developers.facebook.com). Without
+        # them the Facebook connection is refused with a message naming these variables.
+        "FACEBOOK_APP_ID": os.environ.get("FACEBOOK_APP_ID", ""),
+        "FACEBOOK_APP_SECRET": os.environ.get("FACEBOOK_APP_SECRET", ""),
+        "FACEBOOK_GRAPH_URL": os.environ.get(
+            "FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0").rstrip("/"),
+        "FACEBOOK_DIALOG_URL": os.environ.get(
+            "FACEBOOK_DIALOG_URL", "https://www.facebook.com/v21.0/dialog/oauth"),
         "NETWORK_TIMEOUT_SECONDS": float(os.environ.get("NETWORK_TIMEOUT_SECONDS", 30)),
         # Publishing: a "sending" publication whose worker has not reported back within
         # the lease is "unknown" and gets reconciled; work queued longer than
@@ -98,6 +106,12 @@ def load(instance_path: str) -> dict:
                                                             3600)),
         "DISPATCH_INTERVAL_SECONDS": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", 1)),
         "DISPATCH_BATCH": int(os.environ.get("DISPATCH_BATCH", 500)),
+        # Token health (agency/networks/token_health.py): refreshable tokens are renewed
+        # this long before they expire; for the others the agency is warned this many days
+        # ahead, so that someone reconnects the account in time.
+        "TOKEN_REFRESH_AHEAD_SECONDS": int(os.environ.get("TOKEN_REFRESH_AHEAD_SECONDS",
+                                                          3 * 24 * 3600)),
+        "TOKEN_EXPIRY_WARNING_DAYS": int(os.environ.get("TOKEN_EXPIRY_WARNING_DAYS", 14)),
         "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),

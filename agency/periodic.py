@@ -34,6 +34,7 @@ class PeriodicJob(NamedTuple):
 
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("approval-reminders", 300, "agency.approvals.jobs:run_reminders"),
+    PeriodicJob("token-health", 1800, "agency.networks.jobs:run_token_checks"),
 ]
 
 _NAME = re.compile(r"[a-z0-9-]+")

@@ -66,6 +66,9 @@ SIGNED_LINK_ENDPOINTS = {"auth.reset_password", "auth.accept_invitation", "porta
 # The Mastodon sign-in's return: its signed state names agency, person and client, and it
 # still needs the same person signed in (tests/networks/test_mastodon_connect.py).
 SIGNED_LINK_ENDPOINTS |= {"mastodon.callback"}
+# The OAuth networks' return (Facebook…): the signed state names agency, person, client
+# and network, and needs the same person signed in (tests/networks/test_oauth.py).
+SIGNED_LINK_ENDPOINTS |= {"connect.callback"}
 # The client area's sign-in invitation (tested in tests/clientarea).
 SIGNED_LINK_ENDPOINTS |= {"clientarea.accept"}
 # The portal's images and videos (tested in tests/approvals/test_portal_media.py).
@@ -87,6 +90,7 @@ class Ids:
     slot_id: uuid.UUID
     media_id: uuid.UUID
     publication_id: uuid.UUID
+    network: str = "facebook"  # the OAuth connect routes' network key
 
 
 # Parameters that place a route inside one client workspace: an unassigned member must

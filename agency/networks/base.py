@@ -83,7 +83,15 @@ class Published:
 
 class Network:
     """What an adapter provides. Subclasses set the class attributes truthfully: the
-    engine's reconciliation depends on them."""
+    engine's reconciliation depends on them.
+
+    Credential expiry (read by agency/networks/token_health.py): the credentials dict an
+    adapter's connect flow stores may carry ``expires_at`` (epoch seconds, when the access
+    stops working) and ``refreshable`` (bool: ``refresh`` can renew it without a person).
+    Without ``expires_at`` the credentials are taken not to expire. Refreshable ones are
+    renewed ahead of expiry (``TOKEN_REFRESH_AHEAD_SECONDS``); the others get the agency
+    warned ``TOKEN_EXPIRY_WARNING_DAYS`` before, so a person reconnects in time.
+    """
 
     key: ClassVar[str]
     # A retry with the same idempotency key cannot create a second post (Mastodon's
@@ -106,4 +114,12 @@ class Network:
 
     def credentials_after_use(self) -> dict[str, Any] | None:
         """New credentials to store if the adapter refreshed them (a renewed session)."""
+        return None
+
+    def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        """Renew ``credentials`` before they expire; the complete new credentials to store
+        (with their new ``expires_at``), or None when there is nothing to refresh (the
+        default). Raises ``AuthExpiredError`` when the network refuses (the account must
+        be reconnected by a person), ``RetryableError``/``OutcomeUnknown`` when it cannot
+        answer now (tried again at the next check). Never touches the database."""
         return None

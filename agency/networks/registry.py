@@ -9,10 +9,11 @@ def _adapters() -> dict[str, type[Network]]:
     # Imported when first needed: the adapters pull in httpx and their helpers, which
     # the web process rarely needs.
     from .bluesky import ADAPTER as BLUESKY
+    from .facebook import ADAPTER as FACEBOOK
     from .mastodon import ADAPTER as MASTODON
     from .sandbox import SandboxNetwork
 
-    return {cls.key: cls for cls in (SandboxNetwork, MASTODON, BLUESKY)}
+    return {cls.key: cls for cls in (SandboxNetwork, MASTODON, BLUESKY, FACEBOOK)}
 
 
 def adapter_for(network: str) -> Network:

@@ -51,17 +51,17 @@ def test_run_ids_are_deterministic_per_interval():
 def test_a_second_enqueue_in_the_same_interval_is_a_no_op(app, queue, redis_url):
     now = _now()
     with app.app_context():
-        first = enqueue_due(now, queue=queue)
-        again = enqueue_due(now + 250, queue=queue)
+        first = enqueue_due(now, jobs=[REMINDERS], queue=queue)
+        again = enqueue_due(now + 250, jobs=[REMINDERS], queue=queue)
         # Another scheduler, with its own connection, in the same interval:
         other = Queue(queue.name, connection=redis.Redis.from_url(redis_url))
-        elsewhere = enqueue_due(now + 10, queue=other)
+        elsewhere = enqueue_due(now + 10, jobs=[REMINDERS], queue=other)
         assert first == [job_id(REMINDERS, now)]
         assert again == [] and elsewhere == []
         assert queue.job_ids == first
         assert queue.fetch_job(first[0]).func_name == "agency.approvals.jobs.run_reminders"
 
-        following = enqueue_due(now + 300, queue=queue)
+        following = enqueue_due(now + 300, jobs=[REMINDERS], queue=queue)
         assert following == [job_id(REMINDERS, now + 300)]
         assert queue.job_ids == first + following
 
@@ -80,7 +80,7 @@ def test_the_scheduler_loop_enqueues_then_stops(app, queue):
             self.stopped = True
 
     run_scheduler(app, StopAfterOneTick(), clock=lambda: now, queue=queue)
-    assert queue.job_ids == [job_id(REMINDERS, now)]
+    assert sorted(queue.job_ids) == sorted(job_id(job, now) for job in PERIODIC_JOBS)
 
 
 def test_run_reminders_enqueues_one_process_job_per_due_request(app, db, world, queue, mail):
