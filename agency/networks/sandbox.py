@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agency.extensions import db
+from tenants.ids import new_id
 
 from .base import (
     AuthExpiredError,
@@ -88,8 +89,10 @@ class SandboxNetwork(Network):
             return Published(external_id=str(row.id), url=feed_url(outgoing.account_id, row.id))
 
     def _store(self, outgoing: Outgoing) -> Published:
+        post_id = new_id()  # known before the commit: reading row.id after it would reload
         with _session() as session:
             row = SandboxPost(
+                id=post_id,
                 social_account_id=outgoing.account_id, idempotency_key=outgoing.idempotency_key,
                 text=outgoing.text, first_comment=outgoing.first_comment,
                 media=[m.sha256 for m in outgoing.media],
@@ -103,4 +106,4 @@ class SandboxNetwork(Network):
                 if existing is None:  # pragma: no cover - unique key without a row
                     raise
                 return existing
-            return Published(external_id=str(row.id), url=feed_url(outgoing.account_id, row.id))
+            return Published(external_id=str(post_id), url=feed_url(outgoing.account_id, post_id))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -145,4 +146,6 @@ def run_dispatcher(app: Flask, stop: threading.Event, *, interval: float | None 
             if handed:
                 log.info("dispatched %d publication(s)", handed)
             if handed < batch:
-                stop.wait(interval)
+                # Wake just after the next whole interval: posts fall due on whole
+                # minutes, so a fixed sleep would add up to a second to every one.
+                stop.wait(interval - time.time() % interval + 0.005)
