@@ -55,6 +55,7 @@ from .base import (
     Published,
     RetryableError,
 )
+from .http import NetworkClient
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _exhausted(response: httpx.Response) -> bool:
     return False
 
 
-class FacebookGraph:
+class FacebookGraph(NetworkClient):
     """The Graph API with one (optional) token. Every failure comes out as one of the
     adapter errors of base.py; ``creates=True`` marks the call that makes a post visible,
     whose lost answer is ``OutcomeUnknown`` rather than retryable."""
@@ -129,17 +130,7 @@ class FacebookGraph:
         self.base = (base or current_app.config["FACEBOOK_GRAPH_URL"]).rstrip("/")
         self.token = token
         self.rate_limited_until: datetime | None = None
-        if timeout is None:
-            timeout = float(current_app.config["NETWORK_TIMEOUT_SECONDS"])
-        # trust_env=False: a proxy meant for the browser must not see the tokens.
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                                  headers={"User-Agent": "Relais (social media for agencies)"})
-
-    def __enter__(self) -> FacebookGraph:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._http.close()
+        super().__init__(timeout=timeout)
 
     def call(self, method: str, path: str, *, creates: bool = False,
              params: dict[str, Any] | None = None, **kwargs: Any) -> Any:

@@ -57,6 +57,7 @@ from .base import (
     Published,
     RetryableError,
 )
+from .http import NetworkClient
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _error_text(response: httpx.Response) -> str:
     return " ".join(text.split())[:300] or f"HTTP {response.status_code}"
 
 
-class MastodonAPI:
+class MastodonAPI(NetworkClient):
     """One instance's REST API with one (optional) token. Every failure comes out as one
     of the adapter errors of base.py, classified by whether the request may have had an
     effect (``creates=True``: the status posts)."""
@@ -105,18 +106,7 @@ class MastodonAPI:
         self.host = urlsplit(self.base).netloc or self.base
         self.token = token
         self.rate_limited_until: datetime | None = None
-        if timeout is None:
-            timeout = float(current_app.config["NETWORK_TIMEOUT_SECONDS"])
-        # trust_env=False: an HTTP(S)_PROXY meant for the browser must not reroute (or
-        # leak tokens to) the instances we talk to.
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                                  headers={"User-Agent": "Relais (social media for agencies)"})
-
-    def __enter__(self) -> MastodonAPI:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._http.close()
+        super().__init__(timeout=timeout)
 
     def call(self, method: str, path: str, *, creates: bool = False, auth: bool = True,
              headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
