@@ -173,9 +173,33 @@ def _send(adapter: Network, outgoing, publication_id: uuid.UUID,
                           reason=_("Unexpected error: %(e)s", e=str(error)[:200]))
     else:
         _crash_point("after_network_answered")
-        outcome = partial(_outcome_published, published=published,
-                          comment_error=getattr(adapter, "first_comment_error", None))
+        comment_error = getattr(adapter, "first_comment_error", None)
+        if not (comment_error or _account_news(adapter)):
+            return _settle_published(publication_id, published)
+        outcome = partial(_outcome_published, published=published, comment_error=comment_error)
     return _settle(publication_id, account_id, adapter, outcome)
+
+
+def _account_news(adapter: Network) -> bool:
+    """Whether the adapter has something to record on the account (new credentials, a
+    rate-limit pause): only then does settling need to load it."""
+    return (adapter.credentials_after_use() is not None
+            or bool(getattr(adapter, "rate_limited_until", None)))
+
+
+def _settle_published(publication_id: uuid.UUID, published) -> str:
+    """The common case in one conditional UPDATE: published, if it is still ours to
+    settle (a duplicate job or a reconciliation may have settled it meanwhile)."""
+    done = db.session.execute(
+        update(Publication)
+        .where(Publication.id == publication_id,
+               Publication.state.in_((P.SENDING, P.UNKNOWN)))
+        .values(state=P.PUBLISHED, external_id=published.external_id[:255],
+                external_url=published.url[:1000], published_at=_now(),
+                lease_expires_at=None, last_error="", error_code="")
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return "published" if done == 1 else "skipped"
 
 
 def _outcome_retry(publication: Publication, account: SocialAccount, *,
