@@ -34,20 +34,22 @@ import argparse
 import math
 import os
 import platform
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.publish_kit.sandbox import ADMIN_URL, REDIS_URL, Refused, Sandbox  # noqa: E402
+from bench.publish_kit.world import (  # noqa: E402
+    World,
+    aware,
+    calibrated_lead,
+    wait_published,
+)
 
 # Targets from issue 4 (on a 2-core machine with 2 workers).
 TARGET_RATIO = 0.5
@@ -55,185 +57,6 @@ TARGET_P99 = 2.0
 TARGET_MAX = 5.0
 # "Flat": what one worker may still grow between 10% and 100% of the memory run.
 FLAT_BOUND_MIB = 10.0
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/14"
-CLEAN_GROUPS_KEY = "rq:clean_groups"
-
-
-class Refused(SystemExit):
-    """The benchmark cannot run here; said in one clear sentence."""
-
-    def __init__(self, message: str):
-        super().__init__(2)
-        self.message = message
-
-
-# --- the throwaway database and Redis prefix ---------------------------------------------
-
-class Sandbox:
-    """Everything this run creates, so that exactly that is removed at the end."""
-
-    def __init__(self, admin_url: str, redis_url: str):
-        self.token = uuid.uuid4().hex[:10]
-        self.admin_url = admin_url
-        self.redis_url = redis_url
-        self.database = f"relais_bench_{self.token}"
-        self.owner = f"relais_bench_owner_{self.token}"
-        self.app_role = f"relais_bench_app_{self.token}"
-        self.prefix = f"relais-bench-{self.token}:"
-        self.instance = Path(tempfile.mkdtemp(prefix="relais-bench-publish-"))
-        self.created_db = self.redis_reached = False
-        self.created_roles: list[str] = []
-        self.job_ids: set[str] = set()
-        self.worker_names: set[str] = set()
-        self.processes: list[subprocess.Popen] = []
-        self.profilers: list[subprocess.Popen] = []
-        # RQ's workers set this shared throttle key (with a TTL); removed at the end only
-        # if it was not there before.
-        self.had_clean_groups = True
-        host = admin_url.split("@", 1)[-1].rsplit("/", 1)[0]
-        self.database_url = f"postgresql+psycopg://{self.app_role}@{host}/{self.database}"
-        self.migration_url = f"postgresql+psycopg://{self.owner}@{host}/{self.database}"
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ,
-                "DATABASE_URL": self.database_url,
-                "MIGRATION_DATABASE_URL": self.migration_url,
-                "REDIS_URL": self.redis_url,
-                "REDIS_KEY_PREFIX": self.prefix,
-                "RELAIS_INSTANCE_PATH": str(self.instance),
-                "PYTHONUNBUFFERED": "1"}
-
-    def _admin(self):
-        import psycopg
-
-        return psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5)
-
-    def create(self) -> None:
-        import psycopg
-        import redis
-
-        try:
-            with self._admin() as conn:
-                superuser = conn.execute("SELECT rolsuper FROM pg_roles "
-                                         "WHERE rolname = current_user").fetchone()[0]
-                if not superuser:
-                    raise Refused(f"{self.admin_url} is not a superuser: the benchmark "
-                                  "creates its own throwaway database and roles.")
-                version = conn.execute("SHOW server_version").fetchone()[0]
-                for role in (self.owner, self.app_role):
-                    conn.execute(f'CREATE ROLE "{role}" LOGIN')
-                    self.created_roles.append(role)
-                conn.execute(f'CREATE DATABASE "{self.database}" OWNER "{self.owner}"')
-                self.created_db = True
-        except psycopg.OperationalError as error:
-            raise Refused(
-                "This benchmark needs a real PostgreSQL (it refuses SQLite): it could not "
-                f"connect to {self.admin_url} ({str(error).strip().splitlines()[0]}). Give a "
-                "superuser URL with --admin-url or BENCH_POSTGRES_ADMIN_URL.") from None
-        try:
-            info = redis.Redis.from_url(self.redis_url, socket_connect_timeout=5).info("server")
-        except redis.RedisError as error:
-            raise Refused(f"This benchmark needs a real Redis: {self.redis_url} answered "
-                          f"{str(error).rstrip('.')}. Give one with --redis-url or "
-                          "BENCH_REDIS_URL.") from None
-        self.redis_reached = True
-        self.versions = f"PostgreSQL {version}, Redis {info['redis_version']}"
-        r = redis.Redis.from_url(self.redis_url)
-        self.had_clean_groups = bool(r.exists(CLEAN_GROUPS_KEY))
-
-    def migrate(self) -> None:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-                              cwd=ROOT, env=self.env(), capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError("flask db upgrade failed:\n" + done.stderr[-3000:])
-
-    def start(self, name: str, *command: str) -> subprocess.Popen:
-        log = open(self.instance / f"{name}.log", "w")  # noqa: SIM115 - closed with the dir
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and commands
-            [sys.executable, "-m", "flask", "--app", "wsgi", *command], cwd=ROOT,
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        process.log_path = self.instance / f"{name}.log"
-        self.processes.append(process)
-        return process
-
-    def profile(self, process, name: str, out_dir: Path) -> None:
-        """Sample ``process`` with py-spy until it exits (collapsed stacks, for speedscope
-        or flamegraph.pl; read them with ``--profile-summary``)."""
-        spy = shutil.which("py-spy")
-        if spy is None:
-            raise Refused("--profile needs py-spy on PATH (pip install py-spy).")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.profilers.append(subprocess.Popen(  # noqa: S603 - py-spy on our own process
-            [spy, "record", "--pid", str(process.pid), "--rate", "250", "--format", "raw",
-             "--output", str(out_dir / f"{name}.txt"), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-
-    def stop(self, processes) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # RQ: warm shutdown, deregisters
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def log_tail(self, process) -> str:
-        try:
-            return "".join(Path(process.log_path).read_text().splitlines(True)[-20:])
-        except OSError:
-            return ""
-
-    def drop(self) -> None:
-        """Remove what this run made, each step whatever became of the others."""
-        self.stop(self.processes)
-        for profiler in self.profilers:  # they end with the process they sample
-            try:
-                profiler.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                profiler.send_signal(signal.SIGINT)
-                profiler.wait()
-        for what, step in (("the Redis keys", self._drop_redis), ("the database", self._drop_pg)):
-            try:
-                step()
-            except Exception as error:  # say so, and go on with the rest
-                print(f"warning: could not remove {what} of {self.token}: {error}",
-                      file=sys.stderr)
-        shutil.rmtree(self.instance, ignore_errors=True)
-
-    def _drop_pg(self) -> None:
-        if not self.created_roles:
-            return
-        with self._admin() as conn:
-            if self.created_db:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            for role in reversed(self.created_roles):
-                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
-
-    def _drop_redis(self) -> None:
-        import redis
-
-        if not self.redis_reached:
-            return
-        r = redis.Redis.from_url(self.redis_url)
-        # Our queues, registries, budgets: every such key carries the run's token. Jobs,
-        # results and workers are keyed by id only: those ids were recorded as they came.
-        mine = list(r.scan_iter(match=f"*{self.token}*", count=1000))
-        for job_id in self.job_ids:
-            mine += [f"rq:job:{job_id}", f"rq:results:{job_id}",
-                     f"rq:job:{job_id}:dependents", f"rq:executions:{job_id}"]
-        for name in self.worker_names:
-            mine += [f"rq:worker:{name}"]
-            r.srem("rq:workers", f"rq:worker:{name}")
-        queues = [k for k in r.smembers("rq:queues") if self.token.encode() in k]
-        if queues:
-            r.srem("rq:queues", *queues)
-        if not self.had_clean_groups:
-            mine.append(CLEAN_GROUPS_KEY)
-        for start in range(0, len(mine), 500):
-            r.delete(*mine[start:start + 500])
 
 
 # --- measuring -----------------------------------------------------------------------------
@@ -295,158 +118,8 @@ def baseline(box: Sandbox, jobs: int, label: str) -> float:
             raise RuntimeError(f"only {done}/{jobs} no-op jobs finished")
         time.sleep(0.05)
     ended = [job.ended_at for job in Job.fetch_many(ids, connection=connection)]
-    last = max(_aware(moment) for moment in ended)
+    last = max(aware(moment) for moment in ended)
     return jobs / (last - start).total_seconds()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-# --- the data ------------------------------------------------------------------------------
-
-class World:
-    """An agency with one client (approval policy "none") and its sandbox accounts."""
-
-    def __init__(self, app, accounts: int, token: str, latency_ms: int = 0):
-        from agency.auth.services import create_agency
-        from agency.clients.services import create_client
-        from agency.extensions import db
-        from agency.networks.services import add_account
-        from tenants.context import tenant_scope
-
-        self.app = app
-        with app.test_request_context():
-            created = create_agency("Bench agency", f"bench-{token}@example.test", "Bench",
-                                    "bench correct horse battery staple")
-            self.agency_id, self.user_id = created.agency.id, created.user.id
-            with tenant_scope(self.agency_id):
-                client = create_client({"name": "Boulangerie du banc"})
-                client.approval_policy = "none"
-                self.client_id = client.id
-                self.account_ids = []
-                for n in range(accounts):
-                    account = add_account(client, "sandbox", f"Page {n + 1}")
-                    account.settings = {"latency_ms": latency_ms}
-                    self.account_ids.append(account.id)
-            db.session.commit()
-
-    def approved_posts(self, count: int, targets_per_post: int, scheduled_at: datetime,
-                       *, label: str, publications: int | None = None) -> None:
-        """``count`` posts, each on ``targets_per_post`` accounts (taken in turn), approved
-        through the services, so their publications are scheduled at ``scheduled_at``.
-        Committed in batches; ``publications`` caps the total."""
-        from agency.clients.models import Client
-        from agency.content.services import create_post, submit_post
-        from agency.extensions import db
-        from tenants.context import tenant_scope
-        from tenants.scoping import tenant_get
-
-        remaining = publications if publications is not None else count * targets_per_post
-        cursor = 0
-        with self.app.test_request_context(), tenant_scope(self.agency_id):
-            for n in range(count):
-                if remaining <= 0:
-                    break
-                client = tenant_get(Client, self.client_id)
-                width = min(targets_per_post, remaining)
-                targets = [self.account_ids[(cursor + i) % len(self.account_ids)]
-                           for i in range(width)]
-                cursor += width
-                remaining -= width
-                post = create_post(client, {"text": f"{label} {n}: croissants tout chauds",
-                                            "target_ids": targets,
-                                            "scheduled_at": scheduled_at},
-                                   self.user_id, now=scheduled_at - timedelta(days=1))
-                submit_post(post, client)
-                if n % 50 == 49:
-                    db.session.commit()
-            db.session.commit()
-
-    @contextmanager
-    def scope(self):
-        from agency.extensions import db
-        from tenants.context import tenant_scope
-
-        with self.app.app_context(), tenant_scope(self.agency_id):
-            try:
-                yield db.session
-            finally:
-                db.session.rollback()
-
-    def counts(self, scheduled_at: datetime) -> tuple[int, int]:
-        """(published, all) among the publications due at ``scheduled_at``."""
-        from sqlalchemy import func, select
-
-        from agency.publishing.models import Publication, PublicationState
-
-        with self.scope() as session:
-            rows = dict(session.execute(
-                select(Publication.state, func.count())
-                .where(Publication.scheduled_at == scheduled_at)
-                .group_by(Publication.state)).all())
-        return rows.get(PublicationState.PUBLISHED, 0), sum(rows.values())
-
-    def publications(self, scheduled_at: datetime) -> list:
-        from sqlalchemy import select
-
-        from agency.publishing.models import Publication
-
-        with self.scope() as session:
-            return list(session.execute(
-                select(Publication.id, Publication.state, Publication.published_at,
-                       Publication.queued_at, Publication.idempotency_key,
-                       Publication.attempts, Publication.dispatches)
-                .where(Publication.scheduled_at == scheduled_at)).all())
-
-    def sandbox_counts(self) -> dict[str, int]:
-        from sqlalchemy import func, select
-
-        from agency.networks.sandbox_models import SandboxPost
-
-        with self.scope() as session:
-            return dict(session.execute(
-                select(SandboxPost.idempotency_key, func.count())
-                .group_by(SandboxPost.idempotency_key)).all())
-
-    def all_publication_ids(self) -> list[uuid.UUID]:
-        from sqlalchemy import select
-
-        from agency.publishing.models import Publication
-
-        with self.scope() as session:
-            return list(session.scalars(select(Publication.id)))
-
-
-def calibrated_lead(app, world: World, posts: int) -> float:
-    """Seconds from now to T: half as long again as creating ``posts`` posts should take
-    here, plus 5 s, so that T falls after the setup even on a busy machine. Timed on a
-    few posts scheduled a day ahead (they never become due in this run)."""
-    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    with app.app_context():
-        world.approved_posts(10, 1, later, label="Warm-up")
-        sample, started = 20, time.perf_counter()
-        world.approved_posts(sample, 1, later, label="Calibration")
-    per_post = (time.perf_counter() - started) / sample
-    return 5 + 1.5 * per_post * posts
-
-
-def wait_published(world: World, scheduled_at: datetime, expected: int, timeout: float,
-                   processes, box: Sandbox, on_progress=None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        published = world.counts(scheduled_at)[0]
-        if on_progress:
-            on_progress(published)
-        if published >= expected:
-            return
-        for process in processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"a process exited ({process.returncode}):\n"
-                                   + box.log_tail(process))
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {published}/{expected} published after {timeout:.0f} s")
-        time.sleep(0.25)
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -494,8 +167,8 @@ def run(args, box: Sandbox) -> dict:
     wait_published(world, due, args.posts, args.timeout, [*workers, dispatcher], box)
     rows = world.publications(due)
     box.job_ids.update(f"publish-{row.id}" for row in rows)
-    lateness = sorted((_aware(row.published_at) - due).total_seconds() for row in rows)
-    queued = sorted((_aware(row.queued_at) - due).total_seconds() for row in rows
+    lateness = sorted((aware(row.published_at) - due).total_seconds() for row in rows)
+    queued = sorted((aware(row.queued_at) - due).total_seconds() for row in rows
                     if row.queued_at)
     sandbox = world.sandbox_counts()
     keys = {row.idempotency_key for row in rows}
