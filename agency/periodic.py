@@ -100,3 +100,22 @@ def run_scheduler(app: Flask, stop_event: threading.Event, *, tick: float = TICK
                             exc_info=True)
             stop_event.wait(tick)
         log.info("scheduler stopped")
+
+
+def enqueue_each(func: Callable, pairs, job_id: Callable[[object], str], *, ttl: int,
+                 queue: Queue | None = None) -> int:
+    """Enqueue ``func(agency_id, item_id)`` for each pair found by a scan, under
+    ``job_id(item_id)`` (an id per item and time bucket): a scan repeated before the
+    job ran adds nothing. Returns how many were enqueued."""
+    from agency.publishing.queues import queue as default_queue
+
+    queue = queue or default_queue()
+    enqueued = 0
+    for agency_id, item_id in pairs:
+        try:
+            queue.enqueue(func, str(agency_id), str(item_id), job_id=job_id(item_id),
+                          unique=True, result_ttl=ttl)
+        except DuplicateJobError:
+            continue
+        enqueued += 1
+    return enqueued

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from rq.exceptions import DuplicateJobError
+from agency.periodic import enqueue_each
 
 from . import reminders
 
@@ -21,21 +21,10 @@ def process_job_id(request_id, now: datetime) -> str:
 def run_reminders(now: datetime | None = None, queue=None) -> int:
     """Scan every agency for due approval requests and enqueue one ``process`` job for
     each. Returns how many were enqueued."""
-    from agency.publishing.queues import queue as default_queue
-
     now = now or datetime.now(UTC)
-    due = reminders.due_requests(now)
-    queue = queue or default_queue()
-    enqueued = 0
-    for agency_id, request_id in due:
-        try:
-            queue.enqueue(process, str(agency_id), str(request_id),
-                          job_id=process_job_id(request_id, now), unique=True,
-                          result_ttl=BUCKET_SECONDS)
-        except DuplicateJobError:
-            continue
-        enqueued += 1
-    return enqueued
+    return enqueue_each(process, reminders.due_requests(now),
+                        lambda request_id: process_job_id(request_id, now),
+                        ttl=BUCKET_SECONDS, queue=queue)
 
 
 def process(agency_id: str, request_id: str) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from rq.exceptions import DuplicateJobError
-
 from agency.notifications.urls import external_urls
+from agency.periodic import enqueue_each
 
 from . import token_health
 
@@ -23,20 +22,10 @@ def check_job_id(account_id, now: datetime) -> str:
 def run_token_checks(now: datetime | None = None, queue=None) -> int:
     """Scan every agency's connected accounts and enqueue one ``check_token`` job for
     each. Returns how many were enqueued."""
-    from agency.publishing.queues import queue as default_queue
-
     now = now or datetime.now(UTC)
-    queue = queue or default_queue()
-    enqueued = 0
-    for agency_id, account_id in token_health.accounts_to_check():
-        try:
-            queue.enqueue(check_token, str(agency_id), str(account_id),
-                          job_id=check_job_id(account_id, now), unique=True,
-                          result_ttl=BUCKET_SECONDS)
-        except DuplicateJobError:
-            continue
-        enqueued += 1
-    return enqueued
+    return enqueue_each(check_token, token_health.accounts_to_check(),
+                        lambda account_id: check_job_id(account_id, now),
+                        ttl=BUCKET_SECONDS, queue=queue)
 
 
 def check_token(agency_id: str, account_id: str) -> str:
