@@ -61,6 +61,7 @@ def _register_blueprints(app: Flask) -> None:
     from .content.calendar import bp as calendar_bp
     from .content.routes import bp as posts_bp
     from .main.routes import bp as main_bp
+    from .media.public import bp as public_media_bp
     from .media.routes import bp as media_bp
     from .networks.routes_bluesky import bp as bluesky_bp
     from .networks.routes_mastodon import bp as mastodon_bp
@@ -78,4 +79,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bluesky_bp)
     app.register_blueprint(publishing_bp)
     app.register_blueprint(sandbox_bp)
+    app.register_blueprint(public_media_bp)
     init_api(app)

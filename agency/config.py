@@ -90,6 +90,39 @@ def load(instance_path: str) -> dict:
             "FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0").rstrip("/"),
         "FACEBOOK_DIALOG_URL": os.environ.get(
             "FACEBOOK_DIALOG_URL", "https://www.facebook.com/v21.0/dialog/oauth"),
+        # Instagram professional accounts go through the Facebook app and Graph API above.
+        # LinkedIn (organisation pages and members): the app's credentials, its API and
+        # the Posts API version (YYYYMM, sent as the LinkedIn-Version header).
+        "LINKEDIN_CLIENT_ID": os.environ.get("LINKEDIN_CLIENT_ID", ""),
+        "LINKEDIN_CLIENT_SECRET": os.environ.get("LINKEDIN_CLIENT_SECRET", ""),
+        "LINKEDIN_API_URL": os.environ.get("LINKEDIN_API_URL",
+                                           "https://api.linkedin.com").rstrip("/"),
+        "LINKEDIN_OAUTH_URL": os.environ.get(
+            "LINKEDIN_OAUTH_URL", "https://www.linkedin.com/oauth/v2").rstrip("/"),
+        "LINKEDIN_VERSION": os.environ.get("LINKEDIN_VERSION", "202410"),
+        # X (OAuth 2.0 with PKCE): the app's client id, and its secret for a confidential
+        # client.
+        "X_CLIENT_ID": os.environ.get("X_CLIENT_ID", ""),
+        "X_CLIENT_SECRET": os.environ.get("X_CLIENT_SECRET", ""),
+        "X_API_URL": os.environ.get("X_API_URL", "https://api.x.com").rstrip("/"),
+        "X_AUTHORIZE_URL": os.environ.get("X_AUTHORIZE_URL",
+                                          "https://x.com/i/oauth2/authorize"),
+        # Google Business Profile: the OAuth client (console.cloud.google.com) and the
+        # APIs' addresses (the v4 API still carries local posts).
+        "GOOGLE_CLIENT_ID": os.environ.get("GOOGLE_CLIENT_ID", ""),
+        "GOOGLE_CLIENT_SECRET": os.environ.get("GOOGLE_CLIENT_SECRET", ""),
+        "GOOGLE_AUTH_URL": os.environ.get("GOOGLE_AUTH_URL",
+                                          "https://accounts.google.com/o/oauth2/v2/auth"),
+        "GOOGLE_TOKEN_URL": os.environ.get("GOOGLE_TOKEN_URL",
+                                           "https://oauth2.googleapis.com/token"),
+        "GOOGLE_ACCOUNTS_URL": os.environ.get(
+            "GOOGLE_ACCOUNTS_URL",
+            "https://mybusinessaccountmanagement.googleapis.com/v1").rstrip("/"),
+        "GOOGLE_BUSINESS_INFO_URL": os.environ.get(
+            "GOOGLE_BUSINESS_INFO_URL",
+            "https://mybusinessbusinessinformation.googleapis.com/v1").rstrip("/"),
+        "GOOGLE_LOCAL_POSTS_URL": os.environ.get(
+            "GOOGLE_LOCAL_POSTS_URL", "https://mybusiness.googleapis.com/v4").rstrip("/"),
         "NETWORK_TIMEOUT_SECONDS": float(os.environ.get("NETWORK_TIMEOUT_SECONDS", 30)),
         # Publishing: a "sending" publication whose worker has not reported back within
         # the lease is "unknown" and gets reconciled; work queued longer than

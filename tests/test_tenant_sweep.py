@@ -56,6 +56,7 @@ PUBLIC_ENDPOINTS = {
     "portal.media",
     "portal.media_thumb",
     "clientarea.accept",
+    "public_media.fetch",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.
@@ -73,6 +74,9 @@ SIGNED_LINK_ENDPOINTS |= {"connect.callback"}
 SIGNED_LINK_ENDPOINTS |= {"clientarea.accept"}
 # The portal's images and videos (tested in tests/approvals/test_portal_media.py).
 SIGNED_LINK_ENDPOINTS |= {"portal.media", "portal.media_thumb"}
+# Media a network fetches itself (Instagram, Google): the signature names the file
+# (tests/media/test_public_media.py).
+SIGNED_LINK_ENDPOINTS |= {"public_media.fetch"}
 
 
 @dataclass

@@ -56,6 +56,10 @@ class OutgoingMedia:
     data: bytes
     filename: str
     description: str = ""
+    # A signed address the file can be fetched at for a day (agency/media/public.py), for
+    # the networks that download media themselves (Instagram, Google Business Profile);
+    # "" when Relais has no PUBLIC_URL, which those adapters refuse clearly.
+    url: str = ""
 
 
 @dataclass(frozen=True)

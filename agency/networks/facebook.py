@@ -2,7 +2,7 @@
 
 Each account is one Page: ``settings["page_id"]`` and, sealed, the Page access token
 (``credentials["page_access_token"]``), both chosen in the OAuth connect flow
-(agency/networks/oauth.py, ``FacebookProvider``).
+(agency/networks/facebook_oauth.py, ``FacebookProvider``).
 
 What the engine can rely on:
 

@@ -24,14 +24,11 @@ import secrets
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .base import AuthExpiredError, NetworkError, PermanentError
 from .credentials import CredentialsUnreadable, seal, unseal
 
 STATE_SALT = "oauth-connect-state"
@@ -91,90 +88,17 @@ class Provider:
         raise NotImplementedError
 
 
-# --- Facebook Pages -----------------------------------------------------------------------
+def _provider_classes() -> tuple[type[Provider], ...]:
+    # Each network's provider lives beside its adapter; imported when first needed.
+    from .facebook_oauth import FacebookProvider
 
-class FacebookProvider(Provider):
-    key = "facebook"
-    display_name = "Facebook"
-    needs = _l("a Facebook Page you administer (you can publish as the Page)")
-    # Listing the person's Pages, and publishing and reading results as them.
-    scopes = ("pages_show_list", "pages_read_engagement", "pages_manage_posts")
-    # Facebook authenticates the exchange with the app secret (a confidential client).
-    uses_pkce = False
-    config_keys = ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET")
-
-    def authorize_url(self, redirect_uri: str, state: str, code_challenge: str | None) -> str:
-        query = {"client_id": current_app.config["FACEBOOK_APP_ID"],
-                 "redirect_uri": redirect_uri, "state": state, "response_type": "code",
-                 "scope": ",".join(self.scopes)}
-        if code_challenge:
-            query |= {"code_challenge": code_challenge, "code_challenge_method": "S256"}
-        return f"{current_app.config['FACEBOOK_DIALOG_URL']}?{urlencode(query)}"
-
-    def exchange_code(self, code: str, redirect_uri: str, verifier: str | None) -> dict:
-        """The person's long-lived user token: Pages listed with it get Page tokens that
-        do not expire (they stop only if the person loses the Page or revokes Relais)."""
-        from .facebook import FacebookGraph
-
-        config = current_app.config
-        app = {"client_id": config["FACEBOOK_APP_ID"],
-               "client_secret": config["FACEBOOK_APP_SECRET"]}
-        with FacebookGraph() as graph:
-            try:
-                short = graph.call("GET", "/oauth/access_token", params={
-                    **app, "redirect_uri": redirect_uri, "code": code,
-                    **({"code_verifier": verifier} if verifier else {})})
-                token = str((short or {}).get("access_token") or "")
-                if not token:
-                    raise OAuthError(_("Facebook gave an unreadable answer. Start again."), 502)
-                long = graph.call("GET", "/oauth/access_token", params={
-                    **app, "grant_type": "fb_exchange_token", "fb_exchange_token": token})
-            except (PermanentError, AuthExpiredError):
-                raise OAuthError(_("Facebook did not accept this sign-in (it may have "
-                                   "expired or been used already). Start again.")) from None
-            except NetworkError:
-                raise OAuthError(_("Could not reach Facebook. Try again in a moment."),
-                                 502) from None
-        return {"access_token": str((long or {}).get("access_token") or token)}
-
-    def choices(self, tokens: dict) -> list[Choice]:
-        from .facebook import FacebookGraph
-
-        with FacebookGraph(str(tokens.get("access_token") or "")) as graph:
-            try:
-                body = graph.call("GET", "/me/accounts", params={
-                    "fields": "id,name,username,access_token,tasks,link", "limit": 100})
-            except AuthExpiredError:
-                raise OAuthError(_("Facebook did not let Relais list your Pages. Start again "
-                                   "and allow access to your Pages.")) from None
-            except NetworkError:
-                raise OAuthError(_("Could not reach Facebook. Try again in a moment."),
-                                 502) from None
-        pages = body.get("data") if isinstance(body, dict) else None
-        found = []
-        for page in pages if isinstance(pages, list) else []:
-            if not isinstance(page, dict) or not page.get("id") or not page.get("access_token"):
-                continue
-            tasks = page.get("tasks")
-            if isinstance(tasks, list) and "CREATE_CONTENT" not in tasks:
-                continue  # a role on the Page that cannot publish
-            name = (str(page.get("name") or "").strip() or str(page["id"]))[:120]
-            username = str(page.get("username") or "")
-            found.append(Choice(
-                external_id=str(page["id"]), display_name=name,
-                handle=f"@{username}" if username else "",
-                credentials={"page_access_token": str(page["access_token"])},
-                settings={"page_id": str(page["id"]), "page_name": name,
-                          "link": str(page.get("link") or "")}))
-        return found
-
-
-PROVIDERS: tuple[type[Provider], ...] = (FacebookProvider,)
+    return (FacebookProvider,)
 
 
 def providers() -> dict[str, Provider]:
-    """Every OAuth network, configured or not (the page explains the missing ones)."""
-    return {cls.key: cls() for cls in PROVIDERS}
+    """Every OAuth network, configured or not (the page explains the missing ones), in
+    the order the connect page lists them."""
+    return {cls.key: cls() for cls in _provider_classes()}
 
 
 def provider_for(network: str) -> Provider | None:

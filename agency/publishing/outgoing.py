@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from agency.content.models import Revision
 from agency.media.models import Media
+from agency.media.public import public_media_url
 from agency.media.storage import get_storage
 from agency.networks.base import Outgoing, OutgoingMedia
 from agency.networks.credentials import unseal
@@ -38,7 +39,8 @@ def build(publication: Publication, account: SocialAccount, session) -> Outgoing
             with storage.open(row.storage_key) as handle:
                 data = handle.read()
             media.append(OutgoingMedia(sha256=sha, mime=row.mime, kind=row.kind, data=data,
-                                       filename=row.original_name or f"{sha[:12]}"))
+                                       filename=row.original_name or f"{sha[:12]}",
+                                       url=public_media_url(row.storage_key, row.mime, sha)))
     return Outgoing(
         publication_id=publication.id, account_id=account.id, network=publication.network,
         text=text, media=tuple(media), first_comment=content.get("first_comment") or "",

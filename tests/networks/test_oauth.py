@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from agency.networks import oauth
-from agency.networks.oauth import Choice, FacebookProvider, OAuthError
+from agency.networks.facebook_oauth import FacebookProvider
+from agency.networks.oauth import Choice, OAuthError
 from tests.clients.helpers import reduce_world
 from tests.factories import login, make_world
 from tests.fakes.facebook import fake_facebook  # noqa: F401 (fixture)
