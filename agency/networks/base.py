@@ -10,6 +10,7 @@ in one place (agency/publishing/engine.py).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -77,6 +78,18 @@ class Outgoing:
     handle: str = ""
     settings: dict[str, Any] = field(default_factory=dict)  # the account's, not secret
     credentials: dict[str, Any] = field(default_factory=dict)  # decrypted, never logged
+    # What earlier attempts of this publication saved (see ``checkpoint``); {} at first.
+    progress: dict[str, Any] = field(default_factory=dict)
+    # ``checkpoint(progress)`` saves the complete new progress (committed at once) before
+    # a step that could make something visible, so a retry or ``find`` continues from it.
+    # Raises ``OutcomeUnknown`` when the publication is no longer this attempt's (its
+    # lease ran out): the adapter must stop there. None where there is no attempt
+    # (``find`` during reconciliation; adapter tests may pass their own).
+    checkpoint: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+
+    def save_progress(self, progress: dict[str, Any]) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(progress)
 
 
 @dataclass(frozen=True)

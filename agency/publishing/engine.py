@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -151,7 +152,22 @@ def _publish(publication_id: uuid.UUID) -> str:
     _crash_point("after_sending_committed")
     # From here until the answer, no transaction is open (nothing ORM-loaded is touched:
     # it would reload): a call can take seconds, and must hold no lock meanwhile.
+    outgoing = replace(outgoing, checkpoint=partial(_checkpoint, publication_id))
     return _send(adapter, outgoing, publication_id, account_id)
+
+
+def _checkpoint(publication_id: uuid.UUID, progress: dict) -> None:
+    """Save a multi-step publish's progress, only while this attempt still owns it."""
+    saved = db.session.execute(
+        update(Publication)
+        .where(Publication.id == publication_id, Publication.state == P.SENDING)
+        .values(progress=dict(progress))
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if saved != 1:
+        raise OutcomeUnknown(_("This attempt ran out of time before it finished; Relais "
+                               "checks what reached the network before going on."),
+                             detail=f"checkpoint refused for publication {publication_id}")
 
 
 def _send(adapter: Network, outgoing, publication_id: uuid.UUID,

@@ -18,6 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKeyConstraint,
     Index,
@@ -117,6 +118,11 @@ class Publication(TenantMixin, db.Model):
     # The last problem, in words for a person (and a short code for filters).
     last_error: Mapped[str] = mapped_column(String(1000), default="")
     error_code: Mapped[str] = mapped_column(String(32), default="")
+    # What a multi-step publish has done so far (an Instagram container's id, the posts
+    # of an X thread already out), saved by the adapter's checkpoint before each step
+    # that could make something visible, so a retry or a reconciliation continues from
+    # there instead of starting over. Never secret; cleared by nothing (it is history).
+    progress: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

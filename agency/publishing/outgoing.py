@@ -46,5 +46,5 @@ def build(publication: Publication, account: SocialAccount, session) -> Outgoing
         text=text, media=tuple(media), first_comment=content.get("first_comment") or "",
         scheduled_at=publication.scheduled_at, idempotency_key=publication.idempotency_key,
         handle=account.handle, settings=dict(account.settings or {}),
-        credentials=unseal(account.credentials),
+        credentials=unseal(account.credentials), progress=dict(publication.progress or {}),
     )
