@@ -76,6 +76,10 @@ class Outgoing:
     scheduled_at: datetime | None
     idempotency_key: str
     handle: str = ""
+    # The post's options for this network, as approved (revision content "options"):
+    # Google Business Profile's topic/call to action/event/offer, Instagram's kind, a
+    # location tag, X's thread… Each adapter documents the keys it reads; {} when none.
+    options: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # the account's, not secret
     credentials: dict[str, Any] = field(default_factory=dict)  # decrypted, never logged
     # What earlier attempts of this publication saved (see ``checkpoint``); {} at first.

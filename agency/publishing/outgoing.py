@@ -45,6 +45,8 @@ def build(publication: Publication, account: SocialAccount, session) -> Outgoing
         publication_id=publication.id, account_id=account.id, network=publication.network,
         text=text, media=tuple(media), first_comment=content.get("first_comment") or "",
         scheduled_at=publication.scheduled_at, idempotency_key=publication.idempotency_key,
-        handle=account.handle, settings=dict(account.settings or {}),
+        handle=account.handle,
+        options=dict((content.get("options") or {}).get(publication.network) or {}),
+        settings=dict(account.settings or {}),
         credentials=unseal(account.credentials), progress=dict(publication.progress or {}),
     )
