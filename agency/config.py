@@ -139,6 +139,9 @@ def load(instance_path: str) -> dict:
                                                             3600)),
         "DISPATCH_INTERVAL_SECONDS": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", 1)),
         "DISPATCH_BATCH": int(os.environ.get("DISPATCH_BATCH", 500)),
+        # Publications of one agency handed to a worker in one job (sent one after the
+        # other, each claimed and settled on its own): fewer, larger jobs cost less.
+        "PUBLISH_JOB_SIZE": int(os.environ.get("PUBLISH_JOB_SIZE", 20)),
         # Token health (agency/networks/token_health.py): refreshable tokens are renewed
         # this long before they expire; for the others the agency is warned this many days
         # ahead, so that someone reconnects the account in time.

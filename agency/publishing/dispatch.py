@@ -12,6 +12,7 @@ takes rows with ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -42,6 +43,40 @@ class Claimed:
 def job_id(claimed: Claimed) -> str:
     kind = "reconcile" if claimed.reconcile else "publish"
     return f"{kind}-{claimed.publication_id}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One RQ job: a reconciliation, or a group of one agency's publications to send."""
+
+    agency_id: uuid.UUID
+    publication_ids: tuple[uuid.UUID, ...]
+    reconcile: bool
+
+    @property
+    def id(self) -> str:
+        """Deterministic: the same work claimed again gets the same id (and is not queued
+        twice while it waits); one publication keeps the simple ``publish-<id>``."""
+        if self.reconcile or len(self.publication_ids) == 1:
+            return job_id(Claimed(self.agency_id, self.publication_ids[0], self.reconcile))
+        digest = hashlib.sha256(",".join(map(str, self.publication_ids)).encode())
+        return f"publish-batch-{digest.hexdigest()[:32]}"
+
+
+def group(claimed: list[Claimed], size: int) -> list[Job]:
+    """Publications to send, per agency (a job runs in one tenant) in groups of at most
+    ``size``, in the order they were claimed (the most overdue first); each
+    reconciliation alone (it may wait for the network's answer to a search)."""
+    jobs: list[Job] = [Job(c.agency_id, (c.publication_id,), True)
+                       for c in claimed if c.reconcile]
+    per_agency: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for item in claimed:
+        if not item.reconcile:
+            per_agency.setdefault(item.agency_id, []).append(item.publication_id)
+    for agency_id, ids in per_agency.items():
+        jobs.extend(Job(agency_id, tuple(ids[n:n + size]), False)
+                    for n in range(0, len(ids), max(1, size)))
+    return jobs
 
 
 def claim_due(now: datetime, *, limit: int | None = None) -> list[Claimed]:
@@ -93,29 +128,39 @@ def _claim_without_rls(now: datetime, requeue_before: datetime, limit: int) -> l
 
 
 def enqueue(claimed: list[Claimed]) -> None:
-    """Hand claimed work to the workers, under deterministic job ids. Work claimed again
-    because it waited long (a backlog, not a loss) is not enqueued a second time while
-    its job still waits in the queue; a duplicate would be harmless, only wasted."""
+    """Hand claimed work to the workers, in groups (``group``), under deterministic job
+    ids. Work claimed again because it waited long (a backlog, not a loss) is not
+    enqueued a second time while the same job still waits in the queue; a duplicate
+    would be harmless (a publication is only sent from ``queued``), only wasted."""
     if not claimed:
         return
-    from rq.job import Job, JobStatus
+    from rq.job import Job as RQJob
+    from rq.job import JobStatus
 
     from . import jobs
 
+    config = current_app.config
+    work = group(claimed, config["PUBLISH_JOB_SIZE"])
     publish_queue = queue(PUBLISH_QUEUE)
-    existing = Job.fetch_many([job_id(item) for item in claimed],
-                              connection=publish_queue.connection)
+    existing = RQJob.fetch_many([job.id for job in work], connection=publish_queue.connection)
     waiting = {job.id for job in existing
                if job is not None and job.get_status(refresh=False) == JobStatus.QUEUED}
+    lease = config["PUBLISH_LEASE_SECONDS"]
     with publish_queue.connection.pipeline() as pipe:
-        for item in claimed:
-            if job_id(item) in waiting:
+        for job in work:
+            if job.id in waiting:
                 continue
-            func = jobs.reconcile if item.reconcile else jobs.publish
-            publish_queue.enqueue_call(
-                func, args=(str(item.agency_id), str(item.publication_id)),
-                job_id=job_id(item), timeout=int(current_app.config["PUBLISH_LEASE_SECONDS"]),
-                result_ttl=600, failure_ttl=7 * 24 * 3600, pipeline=pipe)
+            agency, ids = str(job.agency_id), [str(p) for p in job.publication_ids]
+            if job.reconcile:
+                func, args, timeout = jobs.reconcile, (agency, ids[0]), lease
+            elif len(ids) == 1:
+                func, args, timeout = jobs.publish, (agency, ids[0]), lease
+            else:
+                # Each publication has its own lease; the job may take them all in turn.
+                func, args, timeout = jobs.publish_many, (agency, ids), lease * len(ids)
+            publish_queue.enqueue_call(func, args=args, job_id=job.id, timeout=int(timeout),
+                                       result_ttl=600, failure_ttl=7 * 24 * 3600,
+                                       pipeline=pipe)
         pipe.execute()
 
 

@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -28,12 +28,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
+from agency.content.models import Revision
 from agency.extensions import db
 from agency.networks.base import (
     AuthExpiredError,
     Network,
     OutcomeUnknown,
     PermanentError,
+    Published,
     RetryableError,
 )
 from agency.networks.credentials import CredentialsUnreadable, seal
@@ -100,67 +102,151 @@ def _in_tenant(agency_id: uuid.UUID, step: Callable[[uuid.UUID], str],
 def publish(agency_id: uuid.UUID, publication_id: uuid.UUID) -> str:
     """Send a ``queued`` publication. Returns what happened, in one word (for logs and
     tests). Safe to call twice for the same publication: only one call sends."""
-    return _in_tenant(agency_id, _publish, publication_id)
+    return publish_many(agency_id, [publication_id])[publication_id]
+
+
+def publish_many(agency_id: uuid.UUID, publication_ids: list[uuid.UUID]
+                 ) -> dict[uuid.UUID, str]:
+    """Send a batch of one agency's ``queued`` publications, one after the other (the
+    dispatcher hands them out in groups: one job and one load for the lot). Each keeps
+    its own guarantee: it is claimed (``sending`` committed) just before its own call
+    and settled after it, so a crash mid-batch leaves at most the one in flight to
+    reconcile, and the others ``queued`` to be sent by the next job."""
+    with tenant_scope(agency_id):
+        try:
+            return _publish_many(list(publication_ids))
+        except BaseException:  # a crash included: leave no transaction half-open
+            db.session.rollback()
+            raise
 
 
 def _publish(publication_id: uuid.UUID) -> str:
-    publication = _load(publication_id)
-    if publication is None or publication.state != P.QUEUED:
-        db.session.rollback()
-        return "skipped"
-    account = publication.account
-    now = _now()
-    if account.status != AccountStatus.CONNECTED:
-        _hold(publication, now)
-        db.session.commit()
-        return "held"
-    try:
-        adapter = adapter_for(publication.network)
-    except KeyError:
-        _fail(publication, _("Relais cannot publish to this network yet."), "unsupported")
-        db.session.commit()
-        return "failed"
-    wait = ratelimit.wait_seconds(publication.network, account.id)
-    if wait > 0:
-        # Not an attempt: our own budget for the account says later.
-        publication.state, publication.due_at = P.RETRYING, now + timedelta(seconds=wait)
-        publication.queued_at, publication.error_code = None, "rate_limited"
-        db.session.commit()
-        return "delayed"
-    try:
-        outgoing = build(publication, account, db.session)
-    except (ContentMissing, CredentialsUnreadable) as problem:
-        log.error("publication %s cannot be assembled: %s", publication.id, problem)
-        _fail(publication, _("The approved content could not be assembled (a file or the "
-                             "account's access is missing). Edit the post or reconnect the "
-                             "account, then have it approved again."), "content_missing")
-        db.session.commit()
-        return "failed"
+    return _publish_many([publication_id])[publication_id]
 
+
+@dataclass(frozen=True)
+class _Sent:
+    """A publish that went out with nothing else to record: settled by one UPDATE,
+    committed together with the next claim of the batch (or alone at its end)."""
+
+    publication_id: uuid.UUID
+    published: Published
+
+
+def _publish_many(publication_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    results = dict.fromkeys(publication_ids, "skipped")
+    batch = _load_batch(publication_ids)
+    pending: _Sent | None = None
+    for publication, revision in batch:
+        step = _claim(publication, revision, settle=pending, results=results)
+        pending = None
+        if isinstance(step, str):
+            results[publication.id] = step
+            continue
+        adapter, outgoing = step
+        _crash_point("after_sending_committed")
+        # From here until the answer, no transaction is open: a call can take seconds,
+        # and must hold no lock meanwhile.
+        sent = _send(adapter, outgoing, publication.id, publication.social_account_id)
+        if isinstance(sent, _Sent):
+            pending = sent
+        else:
+            results[publication.id] = sent
+    if pending is not None:
+        results[pending.publication_id] = _settle_published(pending)
+        db.session.commit()
+    return results
+
+
+def _load_batch(publication_ids: list[uuid.UUID]) -> list[tuple[Publication, Revision]]:
+    """The queued ones among ``publication_ids``, with their accounts and approved
+    revisions, as detached snapshots (one read for the whole batch; a commit does not
+    expire them). Only read: every write goes through a conditional UPDATE on the row."""
+    publications = list(db.session.scalars(
+        select(Publication).where(Publication.id.in_(publication_ids),
+                                  Publication.state == P.QUEUED)
+        .execution_options(populate_existing=True)))
+    revisions = {r.id: r for r in db.session.scalars(select(Revision).where(
+        Revision.id.in_({p.revision_id for p in publications})))} if publications else {}
+    for row in [*publications, *{p.account for p in publications}, *revisions.values()]:
+        db.session.expunge(row)
+    db.session.commit()  # only ends the read
+    order = {pid: n for n, pid in enumerate(publication_ids)}
+    publications.sort(key=lambda p: order[p.id])
+    return [(p, revisions[p.revision_id]) for p in publications]
+
+
+def _claim(snapshot: Publication, revision: Revision, *, settle: _Sent | None,
+           results: dict) -> tuple[Network, object] | str:
+    """One transaction: settle the previous publication of the batch (if it went out
+    plainly), then check this one and commit ``sending`` with a lease before its call.
+    Returns the adapter and what to send, or in one word why it is not sent."""
+    if settle is not None:
+        results[settle.publication_id] = _settle_published(settle)
+    now = _now()
+    account = snapshot.account
+    if account.status != AccountStatus.CONNECTED:
+        return _instead(snapshot.id, lambda p: (_hold(p, now), "held")[1])
+    try:
+        adapter = adapter_for(snapshot.network)
+    except KeyError:
+        return _instead(snapshot.id, lambda p: _fail(
+            p, _("Relais cannot publish to this network yet."), "unsupported"))
+    wait = ratelimit.wait_seconds(snapshot.network, account.id)
+    if wait > 0:
+        return _instead(snapshot.id, partial(_delay, until=now + timedelta(seconds=wait)))
+    try:
+        outgoing = build(snapshot, account, db.session, revision=revision)
+    except (ContentMissing, CredentialsUnreadable) as problem:
+        log.error("publication %s cannot be assembled: %s", snapshot.id, problem)
+        return _instead(snapshot.id, lambda p: _fail(
+            p, _("The approved content could not be assembled (a file or the account's "
+                 "access is missing). Edit the post or reconnect the account, then have "
+                 "it approved again."), "content_missing"))
     lease = timedelta(seconds=current_app.config["PUBLISH_LEASE_SECONDS"])
-    claimed = db.session.execute(
+    attempt = db.session.execute(
         update(Publication)
-        .where(Publication.id == publication.id, Publication.state == P.QUEUED)
+        # The same revision as the snapshot: a post withdrawn and approved again
+        # meanwhile is sent as approved now, by its own job, never as it was.
+        .where(Publication.id == snapshot.id, Publication.state == P.QUEUED,
+               Publication.revision_id == snapshot.revision_id)
         .values(state=P.SENDING, lease_expires_at=now + lease,
                 sent_at=func.coalesce(Publication.sent_at, now),
                 attempts=Publication.attempts + 1)
-        .execution_options(synchronize_session=False)).rowcount
-    account_id = account.id
+        .returning(Publication.attempts)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
     db.session.commit()  # the promise that we are sending, before we send
-    if claimed != 1:
+    if attempt is None:
         return "skipped"
-    _crash_point("after_sending_committed")
-    # From here until the answer, no transaction is open (nothing ORM-loaded is touched:
-    # it would reload): a call can take seconds, and must hold no lock meanwhile.
-    outgoing = replace(outgoing, checkpoint=partial(_checkpoint, publication_id))
-    return _send(adapter, outgoing, publication_id, account_id)
+    return adapter, replace(outgoing, checkpoint=partial(_checkpoint, snapshot.id, attempt))
 
 
-def _checkpoint(publication_id: uuid.UUID, progress: dict) -> None:
-    """Save a multi-step publish's progress, only while this attempt still owns it."""
+def _instead(publication_id: uuid.UUID, write: Callable[[Publication], str]) -> str:
+    """Record why a queued publication is not sent now (held, failed, delayed), on the
+    row as it is now; "skipped" if it is no longer queued."""
+    publication = _load(publication_id, lock=True)
+    if publication is None or publication.state != P.QUEUED:
+        db.session.commit()
+        return "skipped"
+    result = write(publication)
+    db.session.commit()
+    return result
+
+
+def _delay(publication: Publication, *, until: datetime) -> str:
+    # Not an attempt: our own budget for the account says later.
+    publication.state, publication.due_at = P.RETRYING, until
+    publication.queued_at, publication.error_code = None, "rate_limited"
+    return "delayed"
+
+
+def _checkpoint(publication_id: uuid.UUID, attempt: int, progress: dict) -> None:
+    """Save a multi-step publish's progress, only while this attempt still owns it (an
+    attempt whose lease ran out may still be running when the next one has started)."""
     saved = db.session.execute(
         update(Publication)
-        .where(Publication.id == publication_id, Publication.state == P.SENDING)
+        .where(Publication.id == publication_id, Publication.state == P.SENDING,
+               Publication.attempts == attempt)
         .values(progress=dict(progress))
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
@@ -171,7 +257,7 @@ def _checkpoint(publication_id: uuid.UUID, progress: dict) -> None:
 
 
 def _send(adapter: Network, outgoing, publication_id: uuid.UUID,
-          account_id: uuid.UUID) -> str:
+          account_id: uuid.UUID) -> str | _Sent:
     outcome: Callable[[Publication, SocialAccount], str]
     try:
         published = adapter.publish(outgoing)
@@ -191,7 +277,7 @@ def _send(adapter: Network, outgoing, publication_id: uuid.UUID,
         _crash_point("after_network_answered")
         comment_error = getattr(adapter, "first_comment_error", None)
         if not (comment_error or _account_news(adapter)):
-            return _settle_published(publication_id, published)
+            return _Sent(publication_id, published)
         outcome = partial(_outcome_published, published=published, comment_error=comment_error)
     return _settle(publication_id, account_id, adapter, outcome)
 
@@ -203,18 +289,18 @@ def _account_news(adapter: Network) -> bool:
             or bool(getattr(adapter, "rate_limited_until", None)))
 
 
-def _settle_published(publication_id: uuid.UUID, published) -> str:
-    """The common case in one conditional UPDATE: published, if it is still ours to
-    settle (a duplicate job or a reconciliation may have settled it meanwhile)."""
+def _settle_published(sent: _Sent) -> str:
+    """The common case in one conditional UPDATE (the caller commits): published, if it
+    is still ours to settle (a duplicate job or a reconciliation may have settled it
+    meanwhile)."""
     done = db.session.execute(
         update(Publication)
-        .where(Publication.id == publication_id,
+        .where(Publication.id == sent.publication_id,
                Publication.state.in_((P.SENDING, P.UNKNOWN)))
-        .values(state=P.PUBLISHED, external_id=published.external_id[:255],
-                external_url=published.url[:1000], published_at=_now(),
+        .values(state=P.PUBLISHED, external_id=sent.published.external_id[:255],
+                external_url=sent.published.url[:1000], published_at=_now(),
                 lease_expires_at=None, last_error="", error_code="")
         .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
     return "published" if done == 1 else "skipped"
 
 

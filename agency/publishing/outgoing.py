@@ -20,10 +20,13 @@ class ContentMissing(RuntimeError):
     """The approved content can no longer be assembled (a media file is gone)."""
 
 
-def build(publication: Publication, account: SocialAccount, session) -> Outgoing:
-    """Never what the post says now: what was approved (the publication's revision)."""
-    revision = session.scalars(select(Revision).where(
-        Revision.id == publication.revision_id)).one()
+def build(publication: Publication, account: SocialAccount, session,
+          revision: Revision | None = None) -> Outgoing:
+    """Never what the post says now: what was approved (the publication's revision,
+    loaded here unless the caller has it already)."""
+    if revision is None or revision.id != publication.revision_id:
+        revision = session.scalars(select(Revision).where(
+            Revision.id == publication.revision_id)).one()
     content = revision.content
     text = (content.get("variants") or {}).get(publication.network) or content.get("text") or ""
     checksums = list(content.get("media") or [])

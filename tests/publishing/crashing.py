@@ -31,8 +31,8 @@ def arm(role: str, point: str) -> None:
         # dispatch_once calls the module's enqueue() right after committing its claim.
         dispatch.enqueue = lambda claimed: _die() if claimed else None
     elif role == "worker" and point == "after_claim":
-        # RQ resolves "agency.publishing.jobs.publish" when the job starts.
-        jobs.publish = _die
+        # RQ resolves "agency.publishing.jobs.publish[_many]" when the job starts.
+        jobs.publish = jobs.publish_many = _die
     elif role == "worker" and point in ENGINE_POINTS:
         engine.crash_hook = lambda name: _die() if name == point else None
     else:

@@ -87,3 +87,35 @@ def test_a_checkpoint_after_the_lease_ran_out_stops_the_attempt(app, db, two_ste
     assert raised and "ran out of time" in raised[0].reason
     publication = approved.publications(db)[0]
     assert publication.state == P.UNKNOWN and publication.progress == {}
+
+
+def test_an_older_attempts_checkpoint_is_refused_once_a_newer_one_runs(app, db, two_steps,
+                                                                      monkeypatch):
+    approved = approve_post(app, db)
+    [publication] = approved.publications(db)
+    agency_id = approved.world.agency_id
+
+    def overtaken(name):
+        # This attempt's lease lapsed; reconciliation sent it again: a newer attempt is
+        # now "sending" the same publication.
+        if name == "after_sending_committed":
+            with tenant_scope(agency_id):
+                db.session.execute(update(Publication).where(
+                    Publication.id == publication.id).values(
+                        attempts=Publication.attempts + 1))
+                db.session.commit()
+
+    raised = []
+
+    def send(adapter, outgoing, publication_id, account_id):
+        try:
+            return adapter.publish(outgoing)
+        except OutcomeUnknown as error:
+            raised.append(error)
+            return "stopped"
+
+    monkeypatch.setattr(engine, "crash_hook", overtaken)
+    monkeypatch.setattr(engine, "_send", send)
+    assert run_due(app) == [("publish", "stopped")]
+    publication = approved.publications(db)[0]
+    assert raised and publication.state == P.SENDING and publication.progress == {}
