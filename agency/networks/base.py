@@ -120,6 +120,9 @@ class Network:
     idempotent_publish: ClassVar[bool] = False
     # ``find`` answering None means "certainly not published" (not merely "not seen").
     authoritative_find: ClassVar[bool] = False
+    # The first comment is stored with the post itself, so a post ``find`` finds has it;
+    # otherwise (a separate reply or comment call) a found post may lack it.
+    first_comment_with_post: ClassVar[bool] = False
 
     def publish(self, outgoing: Outgoing) -> Published:
         raise NotImplementedError

@@ -58,6 +58,7 @@ class SandboxNetwork(Network):
     key = "sandbox"
     idempotent_publish = True  # the key is unique per account
     authoritative_find = True  # its storage is ours: absent means never stored
+    first_comment_with_post = True  # one row holds both
 
     def publish(self, outgoing: Outgoing) -> Published:
         settings = outgoing.settings or {}

@@ -478,6 +478,13 @@ def _reconcile(publication_id: uuid.UUID) -> str:
         return "later"
     if found is not None:
         _published(publication, found.external_id, found.url)
+        if outgoing.first_comment.strip() and not adapter.first_comment_with_post:
+            # The post is out, but whether its first comment followed is not known
+            # (the attempt may have stopped between the two calls): say so.
+            publication.last_error = _(
+                "Published, but Relais could not confirm its first comment: look at the "
+                "post and add the comment by hand if it is missing.")
+            publication.error_code = "first_comment"
         db.session.commit()
         return "published"
     if adapter.authoritative_find:

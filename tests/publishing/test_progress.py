@@ -3,6 +3,7 @@ next attempt (or reconciliation) starts from it, and a stale attempt is stopped.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,3 +120,29 @@ def test_an_older_attempts_checkpoint_is_refused_once_a_newer_one_runs(app, db, 
     assert run_due(app) == [("publish", "stopped")]
     publication = approved.publications(db)[0]
     assert raised and publication.state == P.SENDING and publication.progress == {}
+
+
+class CommentApart(TwoSteps):
+    """Finds the post, but posts first comments by a separate call (like Facebook)."""
+
+    def find(self, outgoing):
+        return Published(external_id="found-1", url="https://example.test/found-1")
+
+
+def test_a_post_found_by_reconciliation_says_its_first_comment_is_unconfirmed(
+        app, db, monkeypatch):
+    approved = approve_post(app, db)
+    [publication] = approved.publications(db)
+    with tenant_scope(approved.world.agency_id):
+        db.session.execute(update(Publication).where(Publication.id == publication.id)
+                           .values(state=P.UNKNOWN))
+        db.session.flush()
+    monkeypatch.setattr(engine, "adapter_for", lambda network: CommentApart())
+    build = engine.build
+    monkeypatch.setattr(engine, "build", lambda *a, **k: replace(
+        build(*a, **k), first_comment="Horaires : 7 h – 19 h"))
+    assert engine.reconcile(approved.world.agency_id, publication.id) == "published"
+    publication = approved.publications(db)[0]
+    assert publication.state == P.PUBLISHED and publication.error_code == "first_comment"
+    assert "first comment" in publication.last_error
+
