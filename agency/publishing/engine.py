@@ -16,7 +16,6 @@ blind retry: what cannot be settled becomes ``needs_attention`` and is shown to 
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -43,10 +42,10 @@ from agency.networks.models import AccountStatus, SocialAccount
 from agency.networks.registry import adapter_for
 from tenants.context import tenant_scope
 
-from . import notify, ratelimit
-from .models import HoldReason, Publication, PublicationState
+from . import outcomes, ratelimit
+from .models import Publication, PublicationState
+from .outcomes import backoff_seconds
 from .outgoing import ContentMissing, build
-from .services import hold_account
 
 log = logging.getLogger(__name__)
 P = PublicationState
@@ -69,15 +68,6 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment
-
-
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, capped; never sooner than the network asked."""
-    config = current_app.config
-    ceiling = min(config["PUBLISH_BACKOFF_CAP_SECONDS"],
-                  config["PUBLISH_BACKOFF_BASE_SECONDS"] * 2 ** max(0, attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread, never zero
-    return max(delay, retry_after or 0.0)
 
 
 def _load(publication_id: uuid.UUID, *, lock: bool = False) -> Publication | None:
@@ -148,6 +138,10 @@ def _publish_many(publication_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
         # From here until the answer, no transaction is open: a call can take seconds,
         # and must hold no lock meanwhile.
         sent = _send(adapter, outgoing, publication.id, publication.social_account_id)
+        if (refreshed := adapter.credentials_after_use()) is not None:
+            # The batch's later publications of this account must use them too (the
+            # snapshot is detached: this changes nothing in the database).
+            publication.account.credentials = seal(refreshed)
         if isinstance(sent, _Sent):
             pending = sent
         else:
@@ -186,20 +180,20 @@ def _claim(snapshot: Publication, revision: Revision, *, settle: _Sent | None,
     now = _now()
     account = snapshot.account
     if account.status != AccountStatus.CONNECTED:
-        return _instead(snapshot.id, lambda p: (_hold(p, now), "held")[1])
+        return _instead(snapshot.id, lambda p: (outcomes.hold(p, now), "held")[1])
     try:
         adapter = adapter_for(snapshot.network)
     except KeyError:
-        return _instead(snapshot.id, lambda p: _fail(
+        return _instead(snapshot.id, lambda p: outcomes.fail(
             p, _("Relais cannot publish to this network yet."), "unsupported"))
     wait = ratelimit.wait_seconds(snapshot.network, account.id)
     if wait > 0:
-        return _instead(snapshot.id, partial(_delay, until=now + timedelta(seconds=wait)))
+        return _instead(snapshot.id, partial(outcomes.delay, until=now + timedelta(seconds=wait)))
     try:
         outgoing = build(snapshot, account, db.session, revision=revision)
     except (ContentMissing, CredentialsUnreadable) as problem:
         log.error("publication %s cannot be assembled: %s", snapshot.id, problem)
-        return _instead(snapshot.id, lambda p: _fail(
+        return _instead(snapshot.id, lambda p: outcomes.fail(
             p, _("The approved content could not be assembled (a file or the account's "
                  "access is missing). Edit the post or reconnect the account, then have "
                  "it approved again."), "content_missing"))
@@ -233,13 +227,6 @@ def _instead(publication_id: uuid.UUID, write: Callable[[Publication], str]) -> 
     return result
 
 
-def _delay(publication: Publication, *, until: datetime) -> str:
-    # Not an attempt: our own budget for the account says later.
-    publication.state, publication.due_at = P.RETRYING, until
-    publication.queued_at, publication.error_code = None, "rate_limited"
-    return "delayed"
-
-
 def _checkpoint(publication_id: uuid.UUID, attempt: int, progress: dict) -> None:
     """Save a multi-step publish's progress, only while this attempt still owns it (an
     attempt whose lease ran out may still be running when the next one has started)."""
@@ -266,7 +253,7 @@ def _send(adapter: Network, outgoing, publication_id: uuid.UUID,
     except PermanentError as error:
         outcome = partial(_outcome_fail, reason=error.reason)
     except AuthExpiredError as error:
-        outcome = partial(_account_expired, reason=error.reason)
+        outcome = partial(outcomes.account_expired, reason=error.reason)
     except OutcomeUnknown as error:
         outcome = partial(_outcome_unknown, reason=error.reason)
     except Exception as error:  # a bug or an unforeseen answer: we cannot know either
@@ -306,20 +293,20 @@ def _settle_published(sent: _Sent) -> str:
 
 def _outcome_retry(publication: Publication, account: SocialAccount, *,
                    error: RetryableError) -> str:
-    return _retry_later(publication, error)
+    return outcomes.retry_later(publication, error)
 
 
 def _outcome_fail(publication: Publication, account: SocialAccount, *, reason: str) -> str:
-    return _fail(publication, reason, "refused")
+    return outcomes.fail(publication, reason, "refused")
 
 
 def _outcome_unknown(publication: Publication, account: SocialAccount, *, reason: str) -> str:
-    return _unknown(publication, reason)
+    return outcomes.unknown(publication, reason)
 
 
 def _outcome_published(publication: Publication, account: SocialAccount, *, published,
                        comment_error: str | None) -> str:
-    result = _published(publication, published.external_id, published.url)
+    result = outcomes.published(publication, published.external_id, published.url)
     if comment_error:
         # The post is out; only its first comment is missing. Say so, do not fail it.
         publication.last_error = _("Published, but the first comment could not be added: "
@@ -330,93 +317,28 @@ def _outcome_published(publication: Publication, account: SocialAccount, *, publ
 
 def _settle(publication_id: uuid.UUID, account_id: uuid.UUID, adapter: Network,
             outcome: Callable[[Publication, SocialAccount], str]) -> str:
-    """Record the network's answer, if the publication is still ours to settle."""
+    """Record the network's answer, if the publication is still ours to settle. What
+    the adapter learnt about the account is recorded whatever became of the publication:
+    renewed credentials may have replaced the only valid ones (a network that rotates
+    refresh tokens), and a rate-limit pause holds for the account's other work."""
     db.session.rollback()  # start clean: the claim's transaction is long gone
-    publication = _load(publication_id, lock=True)
-    if publication is None or publication.state not in (P.SENDING, P.UNKNOWN):
-        db.session.rollback()
-        return "skipped"
-    account = db.session.scalars(select(SocialAccount).where(
-        SocialAccount.id == account_id).execution_options(populate_existing=True)).one()
     refreshed = adapter.credentials_after_use()
-    if refreshed is not None:
-        account.credentials = seal(refreshed)
     paused_until = getattr(adapter, "rate_limited_until", None)
     if isinstance(paused_until, datetime):  # Mastodon says when; Bluesky, epoch seconds
         paused_until = paused_until.timestamp()
     if paused_until:
-        ratelimit.pause(account.id, paused_until)
+        ratelimit.pause(account_id, paused_until)
+    publication = _load(publication_id, lock=True)
+    account = db.session.scalars(select(SocialAccount).where(
+        SocialAccount.id == account_id).execution_options(populate_existing=True)).one()
+    if refreshed is not None:
+        account.credentials = seal(refreshed)
+    if publication is None or publication.state not in (P.SENDING, P.UNKNOWN):
+        db.session.commit()
+        return "skipped"
     result = outcome(publication, account)
     db.session.commit()
     return result
-
-
-def _published(publication: Publication, external_id: str, url: str) -> str:
-    publication.state = P.PUBLISHED
-    publication.external_id, publication.external_url = external_id[:255], url[:1000]
-    publication.published_at = _now()
-    publication.lease_expires_at = None
-    publication.last_error = publication.error_code = ""
-    return "published"
-
-
-def _retry_later(publication: Publication, error: RetryableError) -> str:
-    publication.lease_expires_at = publication.queued_at = None
-    if publication.attempts >= current_app.config["PUBLISH_MAX_ATTEMPTS"]:
-        return _fail(publication, _("Gave up after %(n)d attempts. Last answer: %(reason)s",
-                                    n=publication.attempts, reason=error.reason), "gave_up")
-    publication.state = P.RETRYING
-    publication.last_error, publication.error_code = error.reason[:1000], "retrying"
-    publication.due_at = _now() + timedelta(
-        seconds=backoff_seconds(publication.attempts, error.retry_after))
-    return "retrying"
-
-
-def _fail(publication: Publication, reason: str, code: str) -> str:
-    publication.state = P.FAILED
-    publication.last_error, publication.error_code = reason[:1000], code
-    publication.lease_expires_at = None
-    notify.problem(publication)
-    return "failed"
-
-
-def _hold(publication: Publication, now: datetime) -> None:
-    publication.state, publication.held_reason = P.HELD, HoldReason.ACCOUNT
-    publication.queued_at = publication.lease_expires_at = None
-
-
-def _account_expired(publication: Publication, account: SocialAccount, *, reason: str) -> str:
-    # Nothing went out: the network refused the token. Hold this one with the others.
-    publication.state, publication.held_reason = P.HELD, HoldReason.ACCOUNT
-    publication.last_error, publication.error_code = reason[:1000], "auth_expired"
-    publication.queued_at = publication.lease_expires_at = None
-    was_connected = account.status == AccountStatus.CONNECTED
-    hold_account(account, reason)
-    if was_connected:
-        notify.account_expired(account)
-    return "held"
-
-
-def _unknown(publication: Publication, reason: str) -> str:
-    if publication.attempts >= current_app.config["PUBLISH_MAX_ATTEMPTS"]:
-        return _needs_attention(publication, reason)
-    publication.state = P.UNKNOWN
-    publication.last_error, publication.error_code = reason[:1000], "unknown"
-    publication.queued_at = publication.lease_expires_at = None
-    publication.due_at = _now() + timedelta(
-        seconds=current_app.config["PUBLISH_RECONCILE_DELAY_SECONDS"])
-    return "unknown"
-
-
-def _needs_attention(publication: Publication, reason: str) -> str:
-    publication.state = P.NEEDS_ATTENTION
-    publication.last_error = _(
-        "We could not confirm whether this went out (%(reason)s). Look at the account: if "
-        "the post is there, mark it as published; if not, retry it.", reason=reason)[:1000]
-    publication.error_code = "needs_attention"
-    publication.queued_at = publication.lease_expires_at = None
-    notify.problem(publication)
-    return "needs_attention"
 
 
 # --- reconcile ----------------------------------------------------------------------------
@@ -437,7 +359,7 @@ def _reconcile(publication_id: uuid.UUID) -> str:
         adapter = adapter_for(publication.network)
         outgoing = build(publication, account, db.session)
     except (KeyError, ContentMissing, CredentialsUnreadable) as problem:
-        _needs_attention(publication, str(problem))
+        outcomes.needs_attention(publication, str(problem))
         db.session.commit()
         return "needs_attention"
     if not adapter.authoritative_find and adapter.idempotent_publish and \
@@ -469,7 +391,7 @@ def _reconcile(publication_id: uuid.UUID) -> str:
             ratelimit.pause(publication.social_account_id, time.time() + retry_after)
         publication.attempts += 1
         if publication.attempts >= current_app.config["PUBLISH_MAX_ATTEMPTS"]:
-            _needs_attention(publication, error.reason)
+            outcomes.needs_attention(publication, error.reason)
         else:
             publication.queued_at = None
             publication.due_at = _now() + timedelta(
@@ -477,7 +399,7 @@ def _reconcile(publication_id: uuid.UUID) -> str:
         db.session.commit()
         return "later"
     if found is not None:
-        _published(publication, found.external_id, found.url)
+        outcomes.published(publication, found.external_id, found.url)
         if outgoing.first_comment.strip() and not adapter.first_comment_with_post:
             # The post is out, but whether its first comment followed is not known
             # (the attempt may have stopped between the two calls): say so.
@@ -492,7 +414,8 @@ def _reconcile(publication_id: uuid.UUID) -> str:
         publication.state, publication.queued_at = P.QUEUED, _now()
         db.session.commit()
         return _publish(publication_id)
-    _needs_attention(publication, publication.last_error or _("no answer from the network"))
+    outcomes.needs_attention(publication,
+                             publication.last_error or _("no answer from the network"))
     db.session.commit()
     return "needs_attention"
 

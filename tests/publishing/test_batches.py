@@ -5,7 +5,7 @@ settlement (a crash mid-batch leaves only the one in flight to reconcile)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq import Queue
@@ -13,6 +13,8 @@ from rq.job import Job as RQJob
 from sqlalchemy import select, update
 
 from agency.content.models import Revision
+from agency.networks.base import Network, Published, RetryableError
+from agency.networks.credentials import seal, unseal
 from agency.networks.models import AccountStatus, SocialAccount
 from agency.publishing import dispatch, engine
 from agency.publishing.dispatch import Claimed, group
@@ -22,7 +24,7 @@ from agency.redis_conn import get_redis
 from tenants.context import tenant_scope
 from tests.publishing.test_engine import sandbox_posts
 
-from .conftest import approve_post
+from .conftest import approve_post, just_due
 
 P = PublicationState
 pytestmark = pytest.mark.usefixtures("sandbox_in_test")
@@ -151,3 +153,88 @@ def test_a_publication_approved_again_meanwhile_is_not_sent_as_it_was(app, db, m
     monkeypatch.setattr(engine, "_load_batch", then_changed)
     assert engine.publish_many(agency_id, [publication_id]) == {publication_id: "skipped"}
     assert sandbox_posts(db, agency_id) == 0
+
+
+class Renewing(Network):
+    """Renews the account's token on its first call (as X does when it has expired)."""
+
+    key = "sandbox"
+    seen: list[str] = []
+
+    def __init__(self):
+        self.renewed = None
+
+    def publish(self, outgoing):
+        Renewing.seen.append(outgoing.credentials.get("token", ""))
+        if outgoing.credentials.get("token") != "new":
+            self.renewed = {"token": "new"}
+        return Published(external_id=f"r-{len(Renewing.seen)}", url="https://example.test/")
+
+    def credentials_after_use(self):
+        return self.renewed
+
+
+def _seal_token(db, approved, token):
+    with tenant_scope(approved.world.agency_id):
+        db.session.execute(update(SocialAccount).where(
+            SocialAccount.id == approved.account_ids[0]).values(credentials=seal(
+                {"token": token})))
+        db.session.flush()
+
+
+def _stored_token(db, approved) -> str:
+    with tenant_scope(approved.world.agency_id):
+        account = db.session.scalars(select(SocialAccount).where(
+            SocialAccount.id == approved.account_ids[0])
+            .execution_options(populate_existing=True)).one()
+        return unseal(account.credentials)["token"]
+
+
+def _second_post_on_the_same_account(app, db, approved) -> uuid.UUID:
+    from agency.content.services import create_post, submit_post
+
+    with app.test_request_context(), tenant_scope(approved.world.agency_id):
+        when = just_due()
+        post = create_post(approved.world.client, {
+            "text": "Pains au chocolat", "target_ids": [approved.account_ids[0]],
+            "scheduled_at": when}, approved.world.owner.user_id, now=when - timedelta(days=1))
+        submit_post(post, approved.world.client)
+        db.session.execute(update(Publication).where(Publication.post_id == post.id).values(
+            state=P.QUEUED, queued_at=datetime.now(UTC)))
+        db.session.flush()
+        return db.session.scalars(select(Publication.id).where(
+            Publication.post_id == post.id)).one()
+
+
+def test_credentials_renewed_in_a_batch_serve_its_later_publications(app, db, monkeypatch):
+    approved = approve_post(app, db)
+    _seal_token(db, approved, "old")
+    [first] = _queue_all(db, approved)
+    second = _second_post_on_the_same_account(app, db, approved)
+    Renewing.seen = []
+    monkeypatch.setattr(engine, "adapter_for", lambda network: Renewing())
+    results = engine.publish_many(approved.world.agency_id, [first, second])
+    assert results == {first: "published", second: "published"}
+    assert Renewing.seen == ["old", "new"]  # the second did not use the replaced token
+    assert _stored_token(db, approved) == "new"
+
+
+def test_renewed_credentials_are_kept_even_when_the_publication_was_settled_meanwhile(
+        app, db, monkeypatch):
+    approved = approve_post(app, db)
+    _seal_token(db, approved, "old")
+    [publication_id] = _queue_all(db, approved)
+    agency_id = approved.world.agency_id
+
+    class RenewThenLose(Renewing):
+        def publish(self, outgoing):
+            self.renewed = {"token": "new"}
+            with tenant_scope(agency_id):  # a reconciliation settled it meanwhile
+                db.session.execute(update(Publication).where(
+                    Publication.id == publication_id).values(state=P.PUBLISHED))
+                db.session.commit()
+            raise RetryableError("lost")
+
+    monkeypatch.setattr(engine, "adapter_for", lambda network: RenewThenLose())
+    assert engine.publish_many(agency_id, [publication_id]) == {publication_id: "skipped"}
+    assert _stored_token(db, approved) == "new"
