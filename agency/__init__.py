@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from .networks.routes_bluesky import bp as bluesky_bp
     from .networks.routes_mastodon import bp as mastodon_bp
     from .networks.routes_oauth import bp as connect_bp
+    from .networks.routes_owner import bp as owner_connect_bp
     from .networks.routes_sandbox import bp as sandbox_bp
     from .notifications.routes import bp as notifications_bp
     from .publishing.routes import bp as publishing_bp
@@ -76,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(mastodon_bp)
     app.register_blueprint(connect_bp)
+    app.register_blueprint(owner_connect_bp)
     app.register_blueprint(bluesky_bp)
     app.register_blueprint(publishing_bp)
     app.register_blueprint(sandbox_bp)

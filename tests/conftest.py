@@ -17,8 +17,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
+
+# Property tests judge correctness, not speed: on a loaded machine (CI beside other work)
+# generating inputs may take seconds, which must not fail a run.
+settings.register_profile("relais", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("relais")
 
 _TMP = Path(tempfile.mkdtemp(prefix="relais-tests-"))
 os.environ.setdefault("RELAIS_INSTANCE_PATH", str(_TMP / "instance"))

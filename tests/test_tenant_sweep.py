@@ -57,6 +57,11 @@ PUBLIC_ENDPOINTS = {
     "portal.media_thumb",
     "clientarea.accept",
     "public_media.fetch",
+    # The owner's connection link (tests/networks/test_owner_connect.py).
+    "owner_connect.page",
+    "owner_connect.start",
+    "owner_connect.add",
+    "owner_connect.bluesky",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.
@@ -77,6 +82,13 @@ SIGNED_LINK_ENDPOINTS |= {"portal.media", "portal.media_thumb"}
 # Media a network fetches itself (Instagram, Google): the signature names the file
 # (tests/media/test_public_media.py).
 SIGNED_LINK_ENDPOINTS |= {"public_media.fetch"}
+# The owner's connection link: the signature names agency, client, contact and networks;
+# expired, tampered, archived-client and other-agency links are refused in
+# tests/networks/test_owner_connect.py and test_owner_link.py. The OAuth callback
+# (connect.callback, above) also takes a state bound to such a link, without a sign-in
+# (tests/networks/test_owner_connect.py); any other state still needs the person signed in.
+SIGNED_LINK_ENDPOINTS |= {"owner_connect.page", "owner_connect.start", "owner_connect.add",
+                          "owner_connect.bluesky"}
 
 
 @dataclass

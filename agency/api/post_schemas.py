@@ -13,6 +13,14 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from agency.content.models import CommentVisibility, PostStatus
+from agency.content.options import (
+    CTA_TYPES,
+    EVENT_TITLE_MAX,
+    INSTAGRAM_KINDS,
+    LANGUAGES,
+    MAX_THREAD_PARTS,
+    TOPICS,
+)
 from agency.content.services import MAX_LABELS, MAX_MEDIA
 from agency.networks.models import AccountStatus
 from agency.networks.rules import NETWORKS
@@ -109,6 +117,66 @@ class PostTargetSchema(ma.Schema):
     status = fields.Enum(AccountStatus, by_value=True, attribute="account.status")
 
 
+# The options' shape for the OpenAPI document. The service checks them (with the messages
+# of agency/content/options.py, answered as 422 naming e.g. `options.x.thread`): the
+# schema does not, so there is one set of rules and one set of messages.
+_STRING = {"type": "string"}
+_MOMENT = {"type": "string", "format": "date-time",
+           "description": "ISO 8601 with its offset; stored in the client's time zone."}
+_PLACE = {"type": "string", "pattern": "^[0-9]+$",
+          "description": "The id of a place's Facebook Page."}
+OPTIONS_OPENAPI = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "google_business": {"type": "object", "additionalProperties": False, "properties": {
+            "topic": {"type": "string", "enum": list(TOPICS), "description":
+                      "STANDARD (the default, left out when stored), EVENT or OFFER."},
+            "cta": {"type": "object", "additionalProperties": False, "properties": {
+                "type": {"type": "string", "enum": list(CTA_TYPES)},
+                "url": {"type": "string", "description": "https only; none for CALL."}},
+                "description": "A button; not on an OFFER (Google adds its own)."},
+            "event": {"type": "object", "additionalProperties": False, "properties": {
+                "title": {"type": "string", "maxLength": EVENT_TITLE_MAX},
+                "start": _MOMENT, "end": _MOMENT},
+                "description": "Required for EVENT and OFFER (an offer's title is its "
+                               "name); the end after the start, and after the post goes "
+                               "out."},
+            "offer": {"type": "object", "additionalProperties": False, "properties": {
+                "coupon_code": _STRING, "redeem_url": {"type": "string",
+                                                       "description": "https only."},
+                "terms": _STRING}, "description": "OFFER only."},
+            "language": {"type": "string", "enum": list(LANGUAGES), "readOnly": True,
+                         "description": "The client's language, set by Relais."}}},
+        "instagram": {"type": "object", "additionalProperties": False, "properties": {
+            "kind": {"type": "string", "enum": list(INSTAGRAM_KINDS), "description":
+                     "feed (the default, left out when stored) or reel (one video, "
+                     "alone)."},
+            "location_id": _PLACE}},
+        "facebook": {"type": "object", "additionalProperties": False, "properties": {
+            "place_id": _PLACE}},
+        "x": {"type": "object", "additionalProperties": False, "properties": {
+            "thread": {"type": "array", "maxItems": MAX_THREAD_PARTS, "items": _STRING,
+                       "description": "The posts after the post's own text, each at most "
+                                      "280 characters as X counts them."}}},
+    },
+    "description": "Per network, what it publishes beyond the text. Only for networks the "
+                   "post targets; blanks and defaults are left out; a change makes a new "
+                   "revision like any change to what is published. Nothing is defaulted "
+                   "here (the composer starts a location tag at the client's own place; "
+                   "the API does not).",
+    "example": {"google_business": {"topic": "OFFER", "event": {
+        "title": "-10 % on bread", "start": "2030-03-01T00:00:00+01:00",
+        "end": "2030-03-12T23:59:00+01:00"}, "offer": {"coupon_code": "PAIN10"}},
+        "x": {"thread": ["Second post", "Third post"]}},
+}
+
+
+def _options_field(**kwargs) -> fields.Dict:
+    # No ``values`` field: apispec would then document any network's options as allowed.
+    return fields.Dict(keys=fields.String(), metadata=OPTIONS_OPENAPI, **kwargs)
+
+
 class PostSchema(ma.Schema):
     id = fields.UUID()
     client_id = fields.UUID()
@@ -117,6 +185,7 @@ class PostSchema(ma.Schema):
     variants = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": "The text for a network, where it differs from `text`."})
     first_comment = fields.String()
+    options = _options_field()
     labels = fields.List(fields.String())
     scheduled_at = UTCDateTime(allow_none=True)
     target_ids = fields.Method("_target_ids", metadata={
@@ -159,6 +228,7 @@ class PostCreateSchema(ma.Schema):
     variants = fields.Dict(keys=fields.String(validate=_VARIANT_NETWORKS),
                            values=fields.String(), load_default=dict, metadata=_VARIANTS)
     first_comment = fields.String(load_default="")
+    options = _options_field(load_default=dict)
     labels = fields.List(fields.String(validate=validate.Length(min=1, max=40)),
                          load_default=list, **_LABELS)
     scheduled_at = AwareDateTime(allow_none=True, load_default=None, metadata=_SCHEDULE)
@@ -174,6 +244,7 @@ class PostUpdateSchema(ma.Schema):
     variants = fields.Dict(keys=fields.String(validate=_VARIANT_NETWORKS),
                            values=fields.String(), metadata=_VARIANTS)
     first_comment = fields.String()
+    options = _options_field()
     labels = fields.List(fields.String(validate=validate.Length(min=1, max=40)), **_LABELS)
     scheduled_at = AwareDateTime(allow_none=True, metadata=_SCHEDULE)
     target_ids = fields.List(fields.UUID(), metadata=_TARGETS)
@@ -227,7 +298,8 @@ class RevisionSchema(ma.Schema):
     author_user_id = fields.UUID(allow_none=True)
     content = fields.Dict(metadata={
         "description": "What would be published: text, variants, first_comment, media, "
-                       "targets, scheduled_at."})
+                       "targets, scheduled_at, and options (only when the post has some "
+                       "for a network it targets)."})
 
 
 class RevisionDiffQuerySchema(ma.Schema):
@@ -242,7 +314,9 @@ class ChangeSchema(ma.Schema):
     before = fields.Raw(allow_none=True)
     after = fields.Raw(allow_none=True)
     lines = fields.List(fields.String(), metadata={
-        "description": "Texts only: a unified line diff (`-` removed, `+` added)."})
+        "description": "Texts and options only: a unified line diff (`-` removed, `+` "
+                       "added); options are described in words, in the request's "
+                       "language."})
 
 
 class RevisionDiffSchema(ma.Schema):

@@ -25,8 +25,11 @@ OPEN_TO_CONTACTS = {
     "static", "main.set_language", "main.healthz", "auth.login", "auth.logout",
     "auth.choose_agency", "auth.signup", "auth.forgot_password", "auth.reset_password",
     "auth.accept_invitation", "notifications.outbox",
+    # An owner's connection link may come back from the network's sign-in here.
+    "connect.callback",
 }
-OWN_BLUEPRINTS = {"clientarea", "portal", "api"}
+# The owner's connection link (owner_connect) is the owner's own, like the portal.
+OWN_BLUEPRINTS = {"clientarea", "portal", "api", "owner_connect"}
 
 
 def confine_contact_sessions():

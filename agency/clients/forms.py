@@ -7,6 +7,7 @@ Forms check shape (required, lengths that the columns can hold); what a value me
 
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -21,7 +22,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .services import LANGUAGES, known_timezones, valid_timezone
+from .services import (
+    ADDRESS_LINE_MAX,
+    CITY_MAX,
+    LANGUAGES,
+    POSTAL_CODE_MAX,
+    countries,
+    known_timezones,
+    valid_timezone,
+)
 
 NAME_MAX = 120  # clients.name and contacts.name are VARCHAR(120)
 NOTES_MAX = 4000
@@ -78,6 +87,21 @@ def timezone_choices(current: str | None = None) -> list[SelectChoice]:
                      for tz in rest]
 
 
+def country_name(code: str) -> str:
+    """A country's name in the reader's language ("France", "Belgique")."""
+    locale = get_locale()
+    return (locale.territories.get(code) if locale else None) or code
+
+
+def country_choices(current: str | None = None) -> list[SelectChoice]:
+    """France first (most clients are there), then every country by its name; a current
+    value outside the list is kept, so saving never changes it silently."""
+    codes = sorted(countries() - {"FR"}, key=lambda c: country_name(c).casefold())
+    if current and current not in countries():
+        codes.insert(0, current)
+    return [SelectChoice(code, country_name(code)) for code in ["FR", *codes]]
+
+
 class ClientForm(FlaskForm):
     name = StringField(
         _l("Name"),
@@ -98,10 +122,22 @@ class ClientForm(FlaskForm):
         _l("Hashtags"), validators=[Length(max=HASHTAGS_MAX)],
         description=_l("Separated by spaces, for example: #lyon #boulangerie"),
     )
+    # Where the business is (optional): its posts' location tag is shown with it.
+    address_line = StringField(
+        _l("Street address"), validators=[Length(max=ADDRESS_LINE_MAX, message=_l(
+            "At most %(max)d characters."))],
+        description=_l("For example: 12 rue des Lilas"))
+    postal_code = StringField(_l("Postal code"), validators=[Length(
+        max=POSTAL_CODE_MAX, message=_l("Enter a valid postal code."))])
+    city = StringField(_l("City"), validators=[Length(max=CITY_MAX, message=_l(
+        "At most %(max)d characters."))])
+    # Checked by the service, with clearer messages than WTForms' own.
+    country = SelectField(_l("Country"), default="FR", validate_choice=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = timezone_choices(self.timezone.data)
+        self.country.choices = country_choices(self.country.data)
 
     # Also checked by the services; checking here shows every problem in one go.
     def validate_timezone(self, field):
@@ -121,6 +157,10 @@ class ClientForm(FlaskForm):
             "brand_words_use": (self.brand_words_use.data or "").strip(),
             "brand_words_avoid": (self.brand_words_avoid.data or "").strip(),
             "brand_hashtags": (self.brand_hashtags.data or "").strip(),
+            "address_line": self.address_line.data or "",
+            "postal_code": self.postal_code.data or "",
+            "city": self.city.data or "",
+            "country": self.country.data or "FR",
         }
 
 

@@ -41,6 +41,12 @@ class Client(TenantMixin, db.Model):
     brand_words_use: Mapped[str] = mapped_column(Text, default="")
     brand_words_avoid: Mapped[str] = mapped_column(Text, default="")
     brand_hashtags: Mapped[str] = mapped_column(Text, default="")
+    # Where the business is: shown beside a post's location tag ("At 12 rue des Lilas,
+    # 69001 Lyon") so the owner knows which place a post is tagged with.
+    address_line: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    country: Mapped[str] = mapped_column(String(2), default="FR", server_default="FR")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -66,6 +72,16 @@ class Client(TenantMixin, db.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def address(self) -> str:
+        """The address on one line ("12 rue des Lilas, 69001 Lyon"); the country is named
+        only outside France. "" when none was given."""
+        town = " ".join(p for p in (self.postal_code, self.city) if p)
+        parts = [p for p in (self.address_line, town) if p]
+        if parts and self.country and self.country != "FR":
+            parts.append(self.country)
+        return ", ".join(parts)
 
 
 class ClientAssignment(TenantMixin, db.Model):

@@ -32,7 +32,7 @@ from agency.forms import apply_service_error
 from tenants.roles import Permission, Role
 
 from . import queries, services
-from .forms import ClientForm, ContactForm, StaffForm, timezone_label
+from .forms import ClientForm, ContactForm, StaffForm, country_name, timezone_label
 from .models import Client
 
 bp = Blueprint("clients", __name__)
@@ -45,7 +45,7 @@ ROLE_NAMES = {Role.OWNER: _l("Owner"), Role.ADMIN: _l("Admin"),
 @bp.context_processor
 def _client_helpers():
     return {"timezone_label": timezone_label, "LANGUAGE_NAMES": LANGUAGE_NAMES,
-            "ROLE_NAMES": ROLE_NAMES}
+            "ROLE_NAMES": ROLE_NAMES, "country_name": country_name}
 
 
 def _htmx_partial() -> bool:

@@ -3,8 +3,10 @@ the caller commits once."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from zoneinfo import available_timezones
 
 from flask import current_app
@@ -20,7 +22,13 @@ from .models import Client, ClientAssignment, Contact
 
 LANGUAGES = ("fr", "en")
 CLIENT_FIELDS = ("name", "timezone", "language", "brand_tone", "brand_words_use",
-                 "brand_words_avoid", "brand_hashtags")
+                 "brand_words_avoid", "brand_hashtags", "address_line", "postal_code", "city",
+                 "country")
+ADDRESS_LINE_MAX, POSTAL_CODE_MAX, CITY_MAX = 200, 16, 120  # the columns' sizes
+# France's codes are five digits; elsewhere only the characters postal codes use anywhere
+# (letters, digits, spaces and hyphens: "SW1A 1AA", "H2X 1Y4", "1000").
+_FR_POSTAL_CODE = re.compile(r"[0-9]{5}")
+_POSTAL_CODE = re.compile(r"[A-Z0-9](?:[A-Z0-9 -]*[A-Z0-9])?")
 CONTACT_FIELDS = ("name", "email", "phone", "approves_posts")
 
 
@@ -38,6 +46,45 @@ def _timezones() -> frozenset[str]:
     return _TZ_CACHE
 
 
+# Groupings and placeholders among CLDR's two-letter territories.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"})
+
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes (as CLDR knows them, through Babel)."""
+    from babel import Locale
+
+    return frozenset(code for code in Locale("en").territories
+                     if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
+
+
+def _tidy_address(values: dict, country: str, stored_code: str = "") -> None:
+    """Spaces tidied, the country upper-cased, the postal code (the one given, else the
+    one stored) checked for that country."""
+    for key in ("address_line", "postal_code", "city"):
+        if key in values:
+            values[key] = " ".join((values[key] or "").split())
+    if "country" in values:
+        values["country"] = (values["country"] or "").strip().upper()
+        if values["country"] not in countries():
+            raise ServiceError(_("Choose a country from the list."), field="country")
+    limits = {"address_line": ADDRESS_LINE_MAX, "postal_code": POSTAL_CODE_MAX,
+              "city": CITY_MAX}
+    for key, limit in limits.items():
+        if len(values.get(key) or "") > limit:
+            raise ServiceError(_("At most %(max)d characters.", max=limit), field=key)
+    if "postal_code" in values:
+        values["postal_code"] = values["postal_code"].upper()
+    code = values.get("postal_code", stored_code)
+    if code:
+        pattern = _FR_POSTAL_CODE if country == "FR" else _POSTAL_CODE
+        if not pattern.fullmatch(code):
+            raise ServiceError(_("A French postal code has five digits, for example 69001.")
+                               if country == "FR" else _("Enter a valid postal code."),
+                               field="postal_code")
+
+
 def _validate_client(values: dict) -> None:
     if "name" in values and not (values["name"] or "").strip():
         raise ServiceError(_("A client needs a name."), field="name")
@@ -52,7 +99,9 @@ def create_client(values: dict) -> Client:
     values = {k: v for k, v in values.items() if k in CLIENT_FIELDS and v is not None}
     values.setdefault("timezone", "Europe/Paris")
     values.setdefault("language", "fr")
+    values.setdefault("country", "FR")
     _validate_client(values)
+    _tidy_address(values, values["country"].strip().upper())
     values["name"] = values["name"].strip()
     client = Client(**values)
     db.session.add(client)
@@ -65,6 +114,8 @@ def update_client(client: Client, values: dict) -> Client:
     """Apply the given fields; an unchanged field is not recorded as a change."""
     values = {k: v for k, v in values.items() if k in CLIENT_FIELDS and v is not None}
     _validate_client(values)
+    _tidy_address(values, (values.get("country") or client.country or "FR").strip().upper(),
+                  client.postal_code or "")
     changed = {}
     for key, value in values.items():
         if key == "name":

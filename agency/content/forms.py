@@ -37,6 +37,8 @@ from agency.auth.services import ServiceError
 from agency.content.models import CommentVisibility, PostStatus
 from agency.networks.rules import NETWORKS, rules_for
 
+from . import options_form
+
 STATUS_LABELS = {
     PostStatus.DRAFT: _l("Draft"),
     PostStatus.IN_REVIEW: _l("In internal review"),
@@ -152,9 +154,11 @@ class PostForm(FlaskForm):
 
         return [media_id for _, media_id in sorted(enumerate(ticked), key=order)]
 
-    def values(self, tz_name: str, current: datetime | None = None) -> dict:
+    def values(self, tz_name: str, current: datetime | None = None, accounts=()) -> dict:
         """What the services take. ``current`` is the stored schedule: shown and sent
-        back unchanged, it is kept exactly (seconds included) rather than re-derived."""
+        back unchanged, it is kept exactly (seconds included) rather than re-derived.
+        ``accounts`` (the choices) tell which networks the ticked targets are on: only
+        those networks' options are read."""
         day, clock = self.scheduled_date.data, self.scheduled_time.data
         if (day is None) != (clock is None):
             raise ServiceError(_("Give both a date and a time, or neither."),
@@ -171,7 +175,12 @@ class PostForm(FlaskForm):
             "labels": [part for part in (self.labels.data or "").split(",") if part.strip()],
             "scheduled_at": scheduled,
             "media_ids": self.media_ids(),
+            "options": options_form.values(self, self.target_networks(accounts), tz_name),
         }
+
+    def target_networks(self, accounts) -> set[str]:
+        ticked = set(self.targets.data or [])
+        return {a.network for a in accounts if str(a.id) in ticked}
 
     def variant_texts(self) -> dict[str, str]:
         """The variants written (blank ones mean "use the base text")."""
@@ -193,6 +202,7 @@ class PostForm(FlaskForm):
         for network, text in (post.variants or {}).items():
             if network in NETWORKS:
                 self.variant(network).data = text
+        options_form.fill(self, post.options or {}, tz_name)
 
     def field_for(self, name: str | None) -> Field | None:
         """The form field a service's field name points at, if any."""
@@ -201,6 +211,8 @@ class PostForm(FlaskForm):
         if name.startswith("variants."):
             network = name.split(".", 1)[1]
             return self.variant(network) if network in NETWORKS else None
+        if name.startswith("options."):
+            return options_form.field_for(self, name)
         return {"text": self.text, "target_ids": self.targets,
                 "first_comment": self.first_comment, "labels": self.labels,
                 "scheduled_at": self.scheduled_date, "media_ids": self.media}.get(name)
@@ -210,6 +222,8 @@ class PostForm(FlaskForm):
 for _network in NETWORKS:
     setattr(PostForm, variant_field(_network), TextAreaField(
         _l("Text for this network"), validators=[Length(max=TEXT_MAX)]))
+# And the options per network (agency/content/options_form.py).
+options_form.declare(PostForm)
 
 
 class CommentForm(FlaskForm):

@@ -2,7 +2,8 @@
 
 A post's editable fields live on the post itself; every save also writes an immutable
 ``Revision`` whose ``content_hash`` covers exactly what would be published (text,
-per-network variants, first comment, media checksums, targets and schedule). Approvals
+per-network variants, first comment, media checksums, targets, schedule and the options of
+the networks targeted). Approvals
 are bound to that hash, never to the post.
 """
 
@@ -66,6 +67,10 @@ class Post(TenantMixin, db.Model):
     # {network: text} for networks whose text differs from the base text.
     variants: Mapped[dict] = mapped_column(JSON, default=dict)
     first_comment: Mapped[str] = mapped_column(Text, default="")
+    # {network: {option: value}}: what a network publishes beyond the text (a Google
+    # event or offer, an Instagram reel, a location tag, an X thread), checked by
+    # agency/content/options.py and covered by the content hash like the text.
+    options: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     labels: Mapped[list] = mapped_column(JSON, default=list)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revision_number: Mapped[int] = mapped_column(Integer, default=0)

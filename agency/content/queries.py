@@ -26,6 +26,8 @@ from tenants.models import Membership
 from tenants.scoping import tenant_get_or_none
 
 from .models import Comment, Post, PostStatus, Revision
+from .options_text import as_text as options_as_text
+from .options_text import own_places
 from .revisions import diff
 
 
@@ -179,9 +181,12 @@ def post_page(post: Post, tz_name: str, diff_from: int | None, diff_to: int | No
 
 
 def _display(field: str, value, account_names: dict[str, str], tz_name: str,
-             media_names: dict[str, str] | None = None) -> str:
+             media_names: dict[str, str] | None = None,
+             places: dict[str, str] | None = None) -> str:
     if value is None:
         return ""
+    if field == "options":  # in words, one line each (agency/content/options_text.py)
+        return "\n".join(options_as_text(value, places=places))
     if field == "scheduled_at":  # stored as UTC ISO 8601; read in the client's timezone
         local = datetime.fromisoformat(value).astimezone(ZoneInfo(tz_name))
         return f"{local:%Y-%m-%d %H:%M} ({tz_name})"
@@ -204,8 +209,11 @@ def revision_diff(post: Post, revisions: list[Revision], old_number: int,
     old, new = by_number.get(old_number), by_number.get(new_number)
     if old is None or new is None:
         return None
-    account_names = {str(a.id): f"{a.display_name} ({a.network})" for a in db.session.scalars(
-        select(SocialAccount).where(SocialAccount.client_id == post.client_id))}
+    accounts = list(db.session.scalars(
+        select(SocialAccount).where(SocialAccount.client_id == post.client_id)))
+    account_names = {str(a.id): f"{a.display_name} ({a.network})" for a in accounts}
+    client = db.session.scalars(select(Client).where(Client.id == post.client_id)).one()
+    places = own_places(accounts, client.address)
     checksums = {*(old.content.get("media") or []), *(new.content.get("media") or [])}
     media_names = dict(db.session.execute(select(Media.sha256, Media.original_name).where(
         Media.client_id == post.client_id, Media.sha256.in_(sorted(checksums)))).all()) \
@@ -214,11 +222,12 @@ def revision_diff(post: Post, revisions: list[Revision], old_number: int,
     changes = []
     for change in diff(old.content, new.content):
         before = _display(change["field"], change["before"], account_names, tz_name,
-                          media_names)
+                          media_names, places)
         after = _display(change["field"], change["after"], account_names, tz_name,
-                         media_names)
-        lines = change.get("lines") or list(difflib.unified_diff(
-            before.splitlines(), after.splitlines(), lineterm="", n=2))[2:]
+                         media_names, places)
+        # The options' words here know the client's own places, unlike diff()'s.
+        lines = (None if change["field"] == "options" else change.get("lines")) or list(
+            difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2))[2:]
         changes.append({"field": change["field"], "before": before, "after": after,
                         "lines": lines})
     return changes

@@ -37,9 +37,11 @@ from agency.publishing import queries as publishing_queries
 from tenants.roles import Permission
 from tenants.scoping import tenant_get
 
-from . import forms, queries, services
+from . import forms, options_form, queries, services
 from .forms import STATUS_LABELS, SUBMITTED, PostForm, local_time, network_name
 from .models import CommentVisibility, Post, PostStatus
+from .options import OPTION_NETWORKS
+from .options_text import post_options
 
 bp = Blueprint("posts", __name__)
 DEV_REQUEST_KEY = "dev_approval_request"
@@ -59,8 +61,10 @@ def _staff_media_src(media, thumb: bool) -> str:
 
 @bp.app_context_processor
 def _client_page_helpers():
-    # For the "Social accounts" section of the client page (clients/_accounts.html).
-    return {"social_accounts_of": queries.accounts_of, "network_name": network_name}
+    # For the "Social accounts" section of the client page (clients/_accounts.html), and
+    # the options in words under every preview (portal/_previews.html, posts/show.html).
+    return {"social_accounts_of": queries.accounts_of, "network_name": network_name,
+            "post_options": post_options}
 
 
 def _see_other(endpoint: str, **values):
@@ -149,8 +153,14 @@ def _composer(form: PostForm, client, accounts, post=None):
     checks = _checks(form, client, accounts, chosen)
     networks = sorted({a.network for a in accounts if a.network in NETWORKS},
                       key=NETWORKS.index)
+    options = {"networks": [n for n in networks if n in OPTION_NETWORKS],
+               "targeted": form.target_networks(accounts),
+               "places": options_form.default_places(accounts, client.address),
+               "has_errors": lambda network: options_form.has_errors(form, network),
+               "name": options_form.name}
     return render_template("posts/composer.html", form=form, client=client, post=post,
                            accounts=accounts, networks=networks, checks=checks,
+                           options=options,
                            picker=_picker(form, client, chosen, checks)), _status()
 
 
@@ -167,9 +177,14 @@ def new(client_id: uuid.UUID):
     accounts = queries.choosable_accounts(client)
     form = PostForm()
     _account_choices(form, accounts)
+    if request.method == "GET":
+        options_form.prefill_places(form, options_form.default_places(accounts,
+                                                                      client.address))
     if form.validate_on_submit():
         try:
-            post = services.create_post(client, form.values(client.timezone), current_user.id)
+            post = services.create_post(client, form.values(client.timezone,
+                                                            accounts=accounts),
+                                        current_user.id)
         except ServiceError as error:
             _refused(form, error)
         else:
@@ -191,11 +206,15 @@ def edit(post_id: uuid.UUID):
     _account_choices(form, accounts)
     if request.method == "GET":
         form.fill(post, client.timezone)
+        options_form.prefill_places(
+            form, options_form.default_places(accounts, client.address),
+            networks={t.account.network for t in post.targets})
     if form.validate_on_submit():
         was = post.status
         try:
             changed = services.update_post(
-                post, client, form.values(client.timezone, post.scheduled_at), current_user.id)
+                post, client, form.values(client.timezone, post.scheduled_at, accounts),
+                current_user.id)
         except ServiceError as error:
             _refused(form, error)
         else:

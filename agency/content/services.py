@@ -18,6 +18,7 @@ from agency.extensions import db
 from agency.media.models import Media
 from agency.networks.models import AccountStatus, SocialAccount
 
+from . import options as post_options
 from .lifecycle import Event, InvalidTransition, next_status
 from .models import (
     Comment,
@@ -31,7 +32,7 @@ from .models import (
 from .revisions import canonical_content, content_hash
 
 POST_FIELDS = ("text", "variants", "first_comment", "labels", "scheduled_at", "target_ids",
-               "media_ids")
+               "media_ids", "options")
 MAX_LABELS = 10
 # More than any network takes (Instagram and LinkedIn carousels: 10; the sandbox: 10).
 MAX_MEDIA = 10
@@ -130,11 +131,24 @@ def _validate(client: Client, values: dict, accounts: list[SocialAccount], *,
             raise ServiceError(str(problem.message), field=field)
 
 
+def _options(client: Client, raw, accounts: list[SocialAccount], media: list[Media], *,
+             now: datetime, scheduled_at: datetime | None, check_dates: bool) -> dict:
+    """The per-network options as stored: checked for the networks targeted, Google's
+    language the client's (agency/content/options.py)."""
+    cleaned = post_options.clean_options(
+        raw, {a.network for a in accounts}, tz_name=client.timezone,
+        language=client.language, media_kinds=[m.kind for m in media])
+    if check_dates:
+        post_options.check_dates(cleaned, now=now, publish_at=_aware(scheduled_at))
+    return cleaned
+
+
 def _snapshot(post: Post, accounts: list[SocialAccount], media: list[Media]) -> dict:
     return canonical_content(
         text=post.text, variants=post.variants or {}, first_comment=post.first_comment,
         media_checksums=[m.sha256 for m in media], target_ids=[a.id for a in accounts],
-        scheduled_at=post.scheduled_at,
+        scheduled_at=post.scheduled_at, options=post.options or {},
+        networks={a.network for a in accounts},
     )
 
 
@@ -186,9 +200,11 @@ def create_post(client: Client, values: dict, author_id: uuid.UUID | None,
     accounts = _targets_of_client(client, values.get("target_ids") or [])
     media = _media_of_client(client, values.get("media_ids") or [])
     _validate(client, values, accounts, now=now, media=media)
+    options = _options(client, values.get("options"), accounts, media, now=now,
+                       scheduled_at=values.get("scheduled_at"), check_dates=True)
     post = Post(client_id=client.id, author_user_id=author_id, status=PostStatus.DRAFT,
                 text=values.get("text", ""), variants=values.get("variants", {}),
-                first_comment=values.get("first_comment", ""),
+                first_comment=values.get("first_comment", ""), options=options,
                 labels=values.get("labels", []), scheduled_at=values.get("scheduled_at"))
     db.session.add(post)
     db.session.flush()
@@ -224,6 +240,16 @@ def update_post(post: Post, client: Client, values: dict, author_id: uuid.UUID |
         post.scheduled_at)
     _validate(client, {**merged, "scheduled_at": merged["scheduled_at"] if schedule_changed
                        else None}, accounts, now=now, media=media)
+    networks = {a.network for a in accounts}
+    # Not sent: the stored options stay, less those of networks no longer targeted.
+    raw_options = values["options"] if "options" in values else {
+        n: v for n, v in (post.options or {}).items() if n in networks}
+    options = _options(client, raw_options, accounts, media, now=now,
+                       scheduled_at=merged["scheduled_at"], check_dates=False)
+    if schedule_changed or options != (post.options or {}):
+        # An old post may keep an offer that has ended; a change must not set one up.
+        post_options.check_dates(options, now=now, publish_at=merged["scheduled_at"])
+    post.options = options
     post.text, post.variants = merged["text"], merged["variants"]
     post.first_comment, post.labels = merged["first_comment"], merged["labels"]
     post.scheduled_at = merged["scheduled_at"]

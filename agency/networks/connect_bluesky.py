@@ -107,7 +107,8 @@ def _existing_for(client: Client, did: str) -> SocialAccount | None:
 
 
 def connect_account(client: Client, handle: str, app_password: str,
-                    account: SocialAccount | None = None) -> tuple[SocialAccount, bool]:
+                    account: SocialAccount | None = None, *, via: str = "app_password",
+                    by: str = "") -> tuple[SocialAccount, bool]:
     """Verify the handle and app password with Bluesky, then store the account.
 
     With ``account`` (a reconnection), the same row is updated and must stay the same
@@ -151,7 +152,7 @@ def connect_account(client: Client, handle: str, app_password: str,
     db.session.flush()
     record("account.reconnected" if reconnected else "account.connected", account,
            details={"network": NETWORK, "client": str(client.id), "handle": handle,
-                    "did": did})
+                    "did": did, "via": via, **({"by": by} if by else {})})
     if was_expired:
         _resume_publications(account)
     return account, reconnected

@@ -17,10 +17,13 @@ from .models import AccountStatus, SocialAccount
 from .oauth import Choice
 
 
-def add_choices(client: Client, network: str, chosen: list[Choice]) -> list[SocialAccount]:
+def add_choices(client: Client, network: str, chosen: list[Choice], *, via: str = "oauth",
+                by: str = "") -> list[SocialAccount]:
     """Add each chosen page to the client (flushes, never commits). A page the client
     already has on this network (same external id) is reconnected in place: new
-    credentials, status connected, and its held publications resume. Audited per page."""
+    credentials, status connected, and its held publications resume. Audited per page,
+    with ``via`` (the staff's sign-in, or "owner_link") and ``by`` (who, when that is no
+    signed-in person: the contact the owner link was sent to)."""
     if client.is_archived:
         raise ServiceError(_("This client is archived. Restore it before making changes."))
     if not chosen:
@@ -45,7 +48,7 @@ def add_choices(client: Client, network: str, chosen: list[Choice]) -> list[Soci
             db.session.flush()
             record("account.connected", account, details={
                 "network": network, "client": str(client.id), "external_id": choice.external_id,
-                "via": "oauth"})
+                "via": via, **({"by": by} if by else {})})
         else:
             was = account.status.value
             account.display_name = choice.display_name[:120]
@@ -56,7 +59,7 @@ def add_choices(client: Client, network: str, chosen: list[Choice]) -> list[Soci
             db.session.flush()
             record("account.reconnected", account, details={
                 "network": network, "client": str(client.id), "external_id": choice.external_id,
-                "via": "oauth", "was": was})
+                "via": via, **({"by": by} if by else {}), "was": was})
             account_reconnected(account)
         saved.append(account)
     return saved

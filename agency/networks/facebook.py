@@ -2,35 +2,35 @@
 
 Each account is one Page: ``settings["page_id"]`` and, sealed, the Page access token
 (``credentials["page_access_token"]``), both chosen in the OAuth connect flow
-(agency/networks/facebook_oauth.py, ``FacebookProvider``).
+(agency/networks/facebook_oauth.py, ``FacebookProvider``), which also records whether the
+Page is a place (``settings["has_location"]``) and its one-line ``address``.
 
 What the engine can rely on:
 
-- **Publishing.** Text only → ``POST /{page}/feed`` (``message``). One photo →
-  ``POST /{page}/photos`` (multipart ``source`` + ``caption``). Several photos → each
-  uploaded unpublished (``published=false``), then ``POST /{page}/feed`` with
-  ``attached_media[i]={"media_fbid": ...}``. Unpublished uploads are invisible, so their
-  timeouts are merely retryable; only the call that makes the post visible can end in
-  ``OutcomeUnknown``. Videos are not supported yet (refused as a ``PermanentError``).
-- **No idempotency.** The Graph API has no idempotency key: ``idempotent_publish`` is
-  False, so a lost answer is settled by ``find`` or by a person.
+- **Publishing** (Graph API "Page Feed", "Page Photos", "Page Videos"). Text only →
+  ``POST /{page}/feed`` with ``message``, and ``link`` = the first http(s) URL of the text
+  when there is one, so Facebook shows its preview. One photo → ``POST /{page}/photos``
+  (multipart ``source`` + ``caption``). Several photos → each uploaded unpublished
+  (``published=false``), then ``POST /{page}/feed`` with
+  ``attached_media[i]={"media_fbid": ...}``. One video → the chunked upload of
+  agency/networks/facebook_video.py (the video id is the post id). A video with other
+  media is refused (a Page post takes several photos or one video).
+- **Location tag.** ``outgoing.options["place_id"]`` (the id of a place's Page) is sent as
+  ``place`` on feed posts and photos, where the references document it; without it, no
+  place (the composer offers a Page that is a place, ``has_location``, as the default:
+  what goes out is what was approved). Videos take no ``place`` (none is documented).
+- **Only the call that makes the post visible can end in ``OutcomeUnknown``**: a lost
+  answer, an unreadable one, or a 5xx / code 1 or 2 there (the Graph API has no
+  idempotency key: a blind retry could publish twice). Unpublished uploads, video chunks
+  and reads are merely retryable. ``idempotent_publish`` is False.
 - **find** reads the Page's feed since the scheduled time (less five minutes of clock
-  skew) and matches the exact message. Finding nothing proves nothing (the feed is paged
-  and eventually consistent): ``authoritative_find = False``.
+  skew), page after page (at most ``FIND_MAX_PAGES`` of 100), and matches the exact
+  message; a video is looked up by the id its upload saved. Finding nothing proves
+  nothing (the feed is eventually consistent): ``authoritative_find = False``.
 - **First comment.** ``POST /{post}/comments``; its failure never fails the publication:
   it is kept in ``first_comment_error`` (a reason fit to show).
-- **Errors** (Graph's ``{"error": {"message", "type", "code", "error_subcode"}}``): codes
-  190, 102, 10 and 200–299 (token or permission problems) → ``AuthExpiredError``; codes
-  4, 17, 32, 613 and HTTP 429 (rate limits) → ``RetryableError`` with ``retry_after`` from
-  the usage headers' ``estimated_time_to_regain_access`` or 60 seconds; 5xx and codes 1, 2
-  → ``RetryableError``; any other refusal → ``PermanentError`` quoting Facebook. Connect
-  failures before sending → retryable; a read timeout on the publishing call →
-  ``OutcomeUnknown``.
-- **Rate limits.** ``X-App-Usage``, ``X-Page-Usage`` and ``X-Business-Use-Case-Usage``
-  report percentages of the budget used. When one reaches 100 on any answer,
-  ``rate_limited_until`` (UTC datetime, else ``None``) says when the Page may call again
-  (the regain estimate, else one minute); the engine may delay the account's next
-  publication until then.
+- **Errors, rate limits, appsecret_proof**: see agency/networks/facebook_graph.py.
+  ``rate_limited_until`` (UTC datetime, else ``None``) says when the Page may call again.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-from flask import current_app
 from flask_babel import gettext as _
+from twitter_text import extract_urls_with_indices
 
 from .base import (
     AuthExpiredError,
@@ -55,155 +54,38 @@ from .base import (
     Published,
     RetryableError,
 )
-from .http import NetworkClient
+
+# The Graph client lives in facebook_graph.py; it is imported from here by the other
+# Facebook-family adapters (Instagram), so this path keeps working.
+from .facebook_graph import (  # noqa: F401 (re-exported)
+    AppSecretRefused,
+    FacebookGraph,
+    appsecret_proof,
+    graph_error,
+    regain_seconds,
+)
+from .facebook_video import VideoUpload, saved_upload, video_status, video_url
 
 log = logging.getLogger(__name__)
 
-AUTH_CODES = {190, 102, 10}  # token invalid/expired, session, permission denied
-RATE_CODES = {4, 17, 32, 613}  # app, user, page and "calls within one hour" limits
-TRANSIENT_CODES = {1, 2}  # unknown error, service temporarily unavailable
-DEFAULT_RETRY_AFTER = 60.0
 FIND_CLOCK_SKEW = timedelta(minutes=5)
-USAGE_HEADERS = ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")
-
-
-def graph_error(response: httpx.Response) -> dict:
-    """The ``error`` object of a Graph answer (empty if there is none)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _code(error: dict) -> int | None:
-    try:
-        return int(error.get("code"))
-    except (TypeError, ValueError):
-        return None
-
-
-def _usages(response: httpx.Response) -> list[dict]:
-    """Every usage record in the rate-limit headers (the business one nests per id)."""
-    found: list[dict] = []
-    for name in USAGE_HEADERS:
-        raw = response.headers.get(name)
-        if not raw:
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and name == "X-Business-Use-Case-Usage":
-            for records in value.values():
-                found.extend(r for r in (records if isinstance(records, list) else [])
-                             if isinstance(r, dict))
-        elif isinstance(value, dict):
-            found.append(value)
-    return found
-
-
-def regain_seconds(response: httpx.Response) -> float | None:
-    """Seconds until Facebook lets the app call again, when the headers say."""
-    minutes = [r.get("estimated_time_to_regain_access") for r in _usages(response)]
-    minutes = [float(m) for m in minutes if isinstance(m, int | float) and m > 0]
-    return max(minutes) * 60 if minutes else None
-
-
-def _exhausted(response: httpx.Response) -> bool:
-    for record in _usages(response):
-        for key in ("call_count", "total_cputime", "total_time"):
-            value = record.get(key)
-            if isinstance(value, int | float) and value >= 100:
-                return True
-    return False
-
-
-class FacebookGraph(NetworkClient):
-    """The Graph API with one (optional) token. Every failure comes out as one of the
-    adapter errors of base.py; ``creates=True`` marks the call that makes a post visible,
-    whose lost answer is ``OutcomeUnknown`` rather than retryable."""
-
-    def __init__(self, token: str = "", *, base: str | None = None,
-                 timeout: float | None = None):
-        self.base = (base or current_app.config["FACEBOOK_GRAPH_URL"]).rstrip("/")
-        self.token = token
-        self.rate_limited_until: datetime | None = None
-        super().__init__(timeout=timeout)
-
-    def call(self, method: str, path: str, *, creates: bool = False,
-             params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """The JSON of a 2xx answer; raises the adapter error for anything else."""
-        params = dict(params or {})
-        if self.token and "access_token" not in params:
-            params["access_token"] = self.token
-        try:
-            response = self._http.request(method, self.base + path, params=params, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise RetryableError(_("Could not reach Facebook. Relais will try again."),
-                                 detail=f"{method} {path}: {error!r}") from None
-        except httpx.TransportError as error:
-            if creates:
-                raise OutcomeUnknown(
-                    _("Facebook did not answer in time: the post may or may not be out. "
-                      "Relais checks before trying again."),
-                    detail=f"{method} {path}: {error!r}") from None
-            raise RetryableError(_("Facebook did not answer in time. Relais will try again."),
-                                 detail=f"{method} {path}: {error!r}") from None
-        self._note_rate_limit(response)
-        error = graph_error(response)
-        if response.status_code < 300 and not error:
-            try:
-                return response.json()
-            except ValueError:
-                if creates:
-                    raise OutcomeUnknown(
-                        _("Facebook gave an unreadable answer: the post may or may not be "
-                          "out. Relais checks before trying again."),
-                        detail=f"{method} {path}: not JSON") from None
-                raise RetryableError(_("Facebook gave an unreadable answer. Relais will try "
-                                       "again."), detail=f"{method} {path}: not JSON") from None
-        refusal = self._refusal(response, error, method, path)
-        refusal.network_message = str(error.get("message") or "")  # Facebook's own words
-        raise refusal
-
-    def _refusal(self, response: httpx.Response, error: dict, method: str,
-                 path: str) -> NetworkError:
-        status = response.status_code
-        code = _code(error)
-        message = " ".join(str(error.get("message") or f"HTTP {status}").split())[:300]
-        detail = (f"{method} {path}: HTTP {status} code={code} "
-                  f"subcode={error.get('error_subcode')} trace={error.get('fbtrace_id')}: "
-                  f"{message}")
-        if code in RATE_CODES or status == 429:
-            return RetryableError(
-                _("Facebook's rate limit for this Page is reached. Relais will try again "
-                  "later."), retry_after=regain_seconds(response) or DEFAULT_RETRY_AFTER,
-                detail=detail)
-        if code in AUTH_CODES or (code is not None and 200 <= code <= 299):
-            return AuthExpiredError(
-                _("Facebook no longer accepts this Page's access (%(error)s). Reconnect the "
-                  "Page to publish again.", error=message), detail=detail)
-        if status >= 500 or code in TRANSIENT_CODES:
-            return RetryableError(
-                _("Facebook has a temporary problem (%(error)s). Relais will try again.",
-                  error=message), detail=detail)
-        return PermanentError(_("Facebook refused the post: %(error)s", error=message),
-                              detail=detail)
-
-    def _note_rate_limit(self, response: httpx.Response) -> None:
-        if not (_exhausted(response) or response.status_code == 429):
-            return
-        until = datetime.now(UTC) + timedelta(
-            seconds=regain_seconds(response) or DEFAULT_RETRY_AFTER)
-        if self.rate_limited_until is None or until > self.rate_limited_until:
-            self.rate_limited_until = until
+FIND_PAGE_SIZE = 100  # the feed's documented upper bound for ``limit``
+FIND_MAX_PAGES = 10
 
 
 def _since(scheduled_at: datetime) -> int:
     moment = scheduled_at if scheduled_at.tzinfo else scheduled_at.replace(tzinfo=UTC)
     return int((moment - FIND_CLOCK_SKEW).timestamp())
+
+
+def first_link(text: str) -> str:
+    """The first http(s) URL of the text ("" if none). Bare domains are left alone: a
+    name like "pain.fr" may be a brand rather than an address to preview."""
+    for found in extract_urls_with_indices(text or ""):
+        url = str(found.get("url") or "")
+        if url.lower().startswith(("http://", "https://")):
+            return url
+    return ""
 
 
 class FacebookNetwork(Network):
@@ -222,34 +104,43 @@ class FacebookNetwork(Network):
 
     def publish(self, outgoing: Outgoing) -> Published:
         page_id = self._page_id(outgoing)
-        if any(m.kind != "image" for m in outgoing.media):
-            raise PermanentError(_("Relais cannot publish videos to Facebook yet: publish "
-                                   "this one by hand, or remove the video."),
-                                 detail="video on facebook")
+        kinds = {m.kind for m in outgoing.media}
+        if "video" in kinds and len(outgoing.media) > 1:
+            raise PermanentError(_("A Facebook post takes several photos or one video, not "
+                                   "both: keep one video, or only photos."),
+                                 detail="video with other media")
+        place = self._place(outgoing, page_id)
         with self._graph(outgoing) as graph:
             try:
-                post_id = self._post(graph, page_id, outgoing)
+                published = self._post(graph, page_id, outgoing, place)
                 if outgoing.first_comment.strip():
-                    self._first_comment(graph, outgoing, post_id)
-                return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
+                    self._first_comment(graph, outgoing, published.external_id)
+                return published
             finally:
                 self.rate_limited_until = graph.rate_limited_until
 
-    def _post(self, graph: FacebookGraph, page_id: str, outgoing: Outgoing) -> str:
+    def _post(self, graph: FacebookGraph, page_id: str, outgoing: Outgoing,
+              place: str) -> Published:
         media = outgoing.media
+        located = {"place": place} if place else {}
+        if media and media[0].kind == "video":
+            return VideoUpload(graph, page_id, outgoing, media[0]).publish()
         if len(media) == 1:
             body = graph.call("POST", f"/{page_id}/photos", creates=True,
-                              data={"caption": outgoing.text, "published": "true"},
+                              data={"caption": outgoing.text, "published": "true", **located},
                               files={"source": self._file(media[0])})
-            return self._id(body, "post_id", "id")
-        data: dict[str, Any] = {"message": outgoing.text}
+            return self._published(self._id(body, "post_id", "id"))
+        data: dict[str, Any] = {"message": outgoing.text, **located}
+        if not media and (link := first_link(outgoing.text)):
+            data["link"] = link
         for index, item in enumerate(media):
             uploaded = graph.call("POST", f"/{page_id}/photos",
                                   data={"published": "false"},
                                   files={"source": self._file(item)})
             photo_id = self._id(uploaded, "id", creates=False)
             data[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
-        return self._id(graph.call("POST", f"/{page_id}/feed", creates=True, data=data), "id")
+        body = graph.call("POST", f"/{page_id}/feed", creates=True, data=data)
+        return self._published(self._id(body, "id"))
 
     def _first_comment(self, graph: FacebookGraph, outgoing: Outgoing, post_id: str) -> None:
         try:
@@ -271,31 +162,57 @@ class FacebookNetwork(Network):
     # --- reconciliation and results -------------------------------------------------------
 
     def find(self, outgoing: Outgoing) -> Published | None:
-        if outgoing.scheduled_at is None:
-            return None  # nothing to bound the search by
         page_id = self._page_id(outgoing)
+        is_video = any(m.kind == "video" for m in outgoing.media)
+        if is_video and saved_upload(outgoing) is None:
+            return None  # the upload never started: no video can be out
+        if not is_video and outgoing.scheduled_at is None:
+            return None  # nothing to bound the search by
         with self._graph(outgoing) as graph:
             try:
-                body = graph.call("GET", f"/{page_id}/feed", params={
-                    "since": _since(outgoing.scheduled_at), "limit": 100,
-                    "fields": "id,message,created_time,permalink_url"})
+                if is_video:
+                    return self._find_video(graph, page_id, saved_upload(outgoing))
+                return self._find_in_feed(graph, page_id, outgoing)
+            except PermanentError as error:
+                # Facebook refuses the question itself: not found, a person will look.
+                log.warning("facebook: find for publication %s refused: %s",
+                            outgoing.publication_id, error.detail)
+                return None
             finally:
                 self.rate_limited_until = graph.rate_limited_until
-        posts = body.get("data") if isinstance(body, dict) else None
-        for post in posts if isinstance(posts, list) else []:
-            if (isinstance(post, dict) and post.get("id")
-                    and str(post.get("message") or "").strip() == outgoing.text.strip()):
-                post_id = str(post["id"])
-                return Published(external_id=post_id, url=str(
-                    post.get("permalink_url") or f"https://www.facebook.com/{post_id}"))
+
+    def _find_in_feed(self, graph: FacebookGraph, page_id: str,
+                      outgoing: Outgoing) -> Published | None:
+        wanted = outgoing.text.strip()
+        for posts in graph.pages(f"/{page_id}/feed", max_pages=FIND_MAX_PAGES, params={
+                "since": _since(outgoing.scheduled_at), "limit": FIND_PAGE_SIZE,
+                "fields": "id,message,created_time,permalink_url"}):
+            for post in posts:
+                if post.get("id") and str(post.get("message") or "").strip() == wanted:
+                    post_id = str(post["id"])
+                    return Published(external_id=post_id, url=str(
+                        post.get("permalink_url") or f"https://www.facebook.com/{post_id}"))
         return None
 
+    @staticmethod
+    def _find_video(graph: FacebookGraph, page_id: str, state: dict) -> Published | None:
+        video = video_status(graph, state["video_id"])
+        if video is None:
+            return None
+        link = str(video.get("permalink_url") or "")
+        if link.startswith("/"):
+            link = "https://www.facebook.com" + link
+        return Published(external_id=state["video_id"],
+                         url=link or video_url(page_id, state["video_id"]))
+
     def fetch_metrics(self, outgoing: Outgoing, external_id: str) -> dict[str, int]:
+        # A video node has no ``shares`` field (a feed post does).
+        is_video = any(m.kind == "video" for m in outgoing.media)
+        fields = ("reactions.summary(total_count).limit(0),"
+                  "comments.summary(total_count).limit(0)" + ("" if is_video else ",shares"))
         with self._graph(outgoing) as graph:
             try:
-                body = graph.call("GET", f"/{external_id}", params={"fields": (
-                    "reactions.summary(total_count).limit(0),"
-                    "comments.summary(total_count).limit(0),shares")})
+                body = graph.call("GET", f"/{external_id}", params={"fields": fields})
             finally:
                 self.rate_limited_until = graph.rate_limited_until
         if not isinstance(body, dict):
@@ -305,8 +222,10 @@ class FacebookNetwork(Network):
             summary = (body.get(edge) or {}).get("summary") or {}
             return int(summary.get("total_count") or 0)
 
-        return {"reactions": total("reactions"), "comments": total("comments"),
-                "shares": int((body.get("shares") or {}).get("count") or 0)}
+        metrics = {"reactions": total("reactions"), "comments": total("comments")}
+        if not is_video:
+            metrics["shares"] = int((body.get("shares") or {}).get("count") or 0)
+        return metrics
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -317,6 +236,21 @@ class FacebookNetwork(Network):
             raise AuthExpiredError(_("This Facebook Page is missing its id. Reconnect the "
                                      "Page to publish again."), detail="no page_id")
         return page_id
+
+    @staticmethod
+    def _place(outgoing: Outgoing, page_id: str) -> str:
+        """The place the post was approved with, or none. Never a default chosen here:
+        what goes out is what was approved (the composer offers the Page's own place as
+        the default, and a person may clear it)."""
+        chosen = (outgoing.options or {}).get("place_id")
+        if chosen not in (None, ""):
+            place = str(chosen).strip()
+            if not place.isdigit():
+                raise PermanentError(_("The location tag of this post is not a Facebook "
+                                       "place. Edit the post and choose the place again."),
+                                     detail="place_id is not a Facebook id")
+            return place
+        return ""
 
     @staticmethod
     def _graph(outgoing: Outgoing) -> FacebookGraph:
@@ -330,6 +264,10 @@ class FacebookNetwork(Network):
     @staticmethod
     def _file(media: OutgoingMedia) -> tuple[str, bytes, str]:
         return (media.filename or "photo", media.data, media.mime)
+
+    @staticmethod
+    def _published(post_id: str) -> Published:
+        return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
 
     @staticmethod
     def _id(body: Any, *keys: str, creates: bool = True) -> str:

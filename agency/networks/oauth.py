@@ -91,8 +91,14 @@ class Provider:
 def _provider_classes() -> tuple[type[Provider], ...]:
     # Each network's provider lives beside its adapter; imported when first needed.
     from .facebook_oauth import FacebookProvider
+    from .google_oauth import GoogleBusinessProvider
+    from .instagram_oauth import InstagramProvider
+    from .linkedin_oauth import LinkedInProvider
+    from .x_oauth import XProvider
 
-    return (FacebookProvider,)
+    # The order of the connect page: what small businesses use most first.
+    return (FacebookProvider, InstagramProvider, GoogleBusinessProvider, LinkedInProvider,
+            XProvider)
 
 
 def providers() -> dict[str, Provider]:
@@ -178,6 +184,59 @@ def read_state(token: str, network: str, *, agency_id, user_id) -> dict:
     except ValueError:
         raise OAuthError(invalid) from None
     return {**payload, "client": client_id, "verifier": verifier}
+
+
+# --- owner links: a state bound to a signed link, not to a person --------------------------
+# The SME's owner connects their accounts from a link (owner_link.py) without signing in
+# here. Their state names the link (its id, and the link itself sealed, so the callback
+# can check the link is still valid and go back to it), the agency, the client and the
+# network; the same 15 minutes. Its own salt: a person's state is never taken for it.
+OWNER_STATE_SALT = "oauth-owner-state"
+
+
+def make_owner_state(provider: Provider, *, link_token: str, jti: str,
+                     agency_id: uuid.UUID, client_id: uuid.UUID) -> tuple[str, str | None]:
+    payload: dict[str, Any] = {"network": provider.key, "agency": str(agency_id),
+                               "client": str(client_id), "jti": jti,
+                               "link": seal({"token": link_token})}
+    challenge = None
+    if provider.uses_pkce:
+        verifier = new_verifier()
+        payload["pkce"] = seal({"verifier": verifier})
+        challenge = code_challenge(verifier)
+    return _serializer(OWNER_STATE_SALT).dumps(payload), challenge
+
+
+def is_owner_state(token: str) -> bool:
+    """Whether ``token`` is a genuine owner state (even an expired one): the callback
+    then takes the owner's path, without a sign-in."""
+    try:
+        _serializer(OWNER_STATE_SALT).loads(token or "")
+    except BadSignature:
+        return False
+    return True
+
+
+def read_owner_state(token: str, network: str) -> dict:
+    """The owner state's payload (``client`` a UUID, ``link`` the link's token and
+    ``verifier`` unsealed), if unexpired and for this network; ``OAuthError`` otherwise.
+    The link itself is then checked by its owner (still valid, same id)."""
+    invalid = _("This sign-in is not valid. Open the link you received by e-mail again.")
+    payload = _load(OWNER_STATE_SALT, token, STATE_MAX_AGE, invalid=invalid,
+                    expired=_("The sign-in took too long. Open the link you received by "
+                              "e-mail again."))
+    if payload.get("network") != network or not payload.get("jti"):
+        raise OAuthError(invalid)
+    try:
+        link = str(unseal(str(payload.get("link") or "")).get("token") or "")
+        verifier = (str(unseal(payload["pkce"]).get("verifier") or "") or None
+                    if payload.get("pkce") else None)
+        client_id = uuid.UUID(str(payload.get("client")))
+    except (CredentialsUnreadable, ValueError, AttributeError):
+        raise OAuthError(invalid) from None
+    if not link:
+        raise OAuthError(invalid)
+    return {**payload, "client": client_id, "link": link, "verifier": verifier}
 
 
 # --- sealed choices -----------------------------------------------------------------------

@@ -10,10 +10,15 @@ def _adapters() -> dict[str, type[Network]]:
     # the web process rarely needs.
     from .bluesky import ADAPTER as BLUESKY
     from .facebook import ADAPTER as FACEBOOK
+    from .google_business import ADAPTER as GOOGLE_BUSINESS
+    from .instagram import ADAPTER as INSTAGRAM
+    from .linkedin import ADAPTER as LINKEDIN
     from .mastodon import ADAPTER as MASTODON
     from .sandbox import SandboxNetwork
+    from .x import ADAPTER as X
 
-    return {cls.key: cls for cls in (SandboxNetwork, MASTODON, BLUESKY, FACEBOOK)}
+    return {cls.key: cls for cls in (SandboxNetwork, MASTODON, BLUESKY, FACEBOOK,
+                                     GOOGLE_BUSINESS, LINKEDIN, X, INSTAGRAM)}
 
 
 def adapter_for(network: str) -> Network:

@@ -10,6 +10,10 @@
    code is exchanged and the pages the person may add are shown, sealed in a signed
    form field (never in the session).
 4. ``…/connect/<network>/add`` adds the ticked pages (or reconnects those the client has).
+
+The same callback (the one address registered with each network) also ends the flow an
+SME's owner starts from their link (routes_owner.py): a state signed for an owner link
+takes that path, with no sign-in; any other state needs the person signed in, as above.
 """
 
 from __future__ import annotations
@@ -18,15 +22,23 @@ import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from agency.access import can, client_for_view, current_membership, require
 from agency.auth.services import ServiceError
-from agency.extensions import db
+from agency.extensions import db, limiter, login_manager
 from tenants.roles import Permission
 
 from . import oauth
 from .connect_oauth import add_choices
+from .routes_owner import (
+    as_link_holder,
+    owner_access,
+    owner_choose,
+    owner_problem,
+    owner_unavailable,
+    pages_for_link,
+)
 
 bp = Blueprint("connect", __name__)
 
@@ -82,12 +94,17 @@ def start(client_id: uuid.UUID, network: str):
 
 
 @bp.get("/networks/oauth/<network>/callback")
-@login_required
+@limiter.limit("30 per minute")  # per address: the owner's path is public
 def callback(network: str):
+    state_token = request.args.get("state", "")
+    if oauth.is_owner_state(state_token):
+        return owner_callback(_provider(network), state_token)
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
     provider = _provider(network)
     membership = current_membership()
     try:
-        state = oauth.read_state(request.args.get("state", ""), network,
+        state = oauth.read_state(state_token, network,
                                  agency_id=membership.agency_id, user_id=current_user.id)
     except oauth.OAuthError as error:
         return _problem(error.message, error.status)
@@ -141,3 +158,42 @@ def add(client_id: uuid.UUID, network: str):
     flash(_("%(network)s connected: %(names)s.", network=provider.display_name,
             names=", ".join(a.display_name for a in accounts)), "success")
     return redirect(url_for("clients.show", client_id=client.id, _anchor="accounts"), 303)
+
+
+def owner_callback(provider: oauth.Provider, state_token: str):
+    """The network's return for a sign-in the SME's owner started from their link
+    (routes_owner.py): nobody signs in, the link must still be valid and be the one the
+    state names; the pages to add are sealed and bound to that link."""
+    as_link_holder()
+    title = _("This sign-in cannot go on")
+    try:
+        state = oauth.read_owner_state(state_token, provider.key)
+    except oauth.OAuthError as error:
+        return owner_problem(error.status, title, error.message)
+    token = state["link"]
+    access = owner_access(token)
+    if (access.link.jti != state["jti"] or state["agency"] != str(access.link.agency_id)
+            or state["client"] != access.client.id):
+        return owner_problem(400, title, _("This sign-in is not valid. Open the link you "
+                                           "received by e-mail again."))
+    if not access.offers(provider.key):
+        abort(404)
+    if request.args.get("error"):
+        flash(_("The sign-in on %(network)s was cancelled: nothing was connected.",
+                network=provider.display_name), "info")
+        return redirect(url_for("owner_connect.page", token=token), 303)
+    code = request.args.get("code", "")
+    if not code:
+        return owner_problem(400, title, _("%(network)s sent no authorization code. Start "
+                                           "again.", network=provider.display_name),
+                             token=token)
+    if not provider.configured():
+        return owner_unavailable(access, provider, token)
+    try:
+        tokens = provider.exchange_code(code, _callback_url(provider.key), state["verifier"])
+        choices = pages_for_link(access, provider.choices(tokens))
+    except oauth.OAuthError as error:
+        return owner_problem(error.status, title, error.message, token=token)
+    sealed = oauth.seal_choices(choices, network=provider.key, agency_id=access.link.agency_id,
+                                client_id=access.client.id, user_id=access.binding)
+    return owner_choose(access, token, provider, choices, sealed)

@@ -75,10 +75,10 @@ _RULES = (
     # X: 280 weighted characters (twitter-text config v3); "up to 4 photos, or 1 video or
     # 1 GIF" per post; images JPG/PNG/GIF/WEBP up to 5 MB (animated GIFs may reach 15 MB,
     # we hold all images to 5 MB), video MP4/MOV up to 512 MB (media upload docs).
-    # First comments are replies, i.e. threads: not supported yet.
+    # A first comment is posted as a reply (the thread's last post): 280 weighted too.
     NetworkRules(
         key="x", display_name="X", max_text_length=280, counting="x_weighted",
-        max_media=4, max_images=4, max_videos=1, mixed_media=False, first_comment=False,
+        max_media=4, max_images=4, max_videos=1, mixed_media=False, first_comment=True,
         image_types=frozenset({_JPEG, _PNG, _GIF, _WEBP}), video_types=frozenset({_MP4, _MOV}),
         max_image_bytes=5 * _MB, max_video_bytes=512 * _MB,
     ),

@@ -41,7 +41,7 @@ from agency.redis_conn import get_redis
 from tenants.context import tenant_scope
 from tenants.scoping import system_scope
 
-from . import registry
+from . import owner_link, registry
 from .base import AuthExpiredError, NetworkError
 from .credentials import CredentialsUnreadable, seal, unseal
 from .models import AccountStatus, SocialAccount
@@ -235,6 +235,7 @@ def _expire(account_id: uuid.UUID, sealed_before: str, reason: str) -> str:
            details={"client": str(account.client_id), "network": account.network,
                     "held": held, "reason": reason[:500]})
     notify.account_expired(account)
+    owner_link.send_reconnect_links(account, "expired")  # the owner may renew it themselves
     return Outcome.EXPIRED
 
 
@@ -265,7 +266,8 @@ def _warn(account_id: uuid.UUID, credentials: dict, now: datetime) -> str:
                       render_template("mail/account_expiring.txt", user=user, client=client,
                                       account=account, expires_at=expiry_at,
                                       when=client_time, link=link))
+    owners = owner_link.send_reconnect_links(account, "expiring")  # the owner may renew it
     record("account.expiry_warned", account, actor_label="Relais",
            details={"client": str(account.client_id), "network": account.network,
-                    "expires_at": expiry, "recipients": len(recipients)})
+                    "expires_at": expiry, "recipients": len(recipients), "owners": owners})
     return Outcome.WARNED

@@ -58,3 +58,8 @@ def account_expired(account: SocialAccount) -> None:
                                       account=account,
                                       link=url_for("clients.show", client_id=client.id,
                                                    _external=True)))
+    # And the owner, who can reconnect it from a link without a Relais account (once
+    # per expiry: token health may already have sent one).
+    from agency.networks.owner_link import send_reconnect_links
+
+    send_reconnect_links(account, "expired")

@@ -86,7 +86,8 @@ class Reader:
         return {
             "clients": sorted(
                 (str(c.id), c.name, c.timezone, c.language, c.brand_tone, c.brand_words_use,
-                 c.brand_words_avoid, c.brand_hashtags, c.archived_at is None)
+                 c.brand_words_avoid, c.brand_hashtags, c.archived_at is None,
+                 c.address_line, c.postal_code, c.city, c.country)
                 for c in self.all(select(Client))
             ),
             "contacts": sorted(

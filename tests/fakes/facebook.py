@@ -1,33 +1,57 @@
 """A fake Facebook Graph API over real loopback HTTP, for the adapter, the connect flow and
-the chaos test.
+the engine tests.
 
 It answers like Graph API v21 on the routes Relais uses:
 
     GET  /oauth/access_token     code → short-lived user token; fb_exchange_token → long-lived
-    GET  /me/accounts            the user's Pages, each with its Page access token and tasks
-    POST /{page}/feed            message (+ attached_media[i]={"media_fbid": ...}) → {"id"}
-    POST /{page}/photos          multipart source + caption; published=false → unpublished
-    GET  /{page}/feed            since (unix time), fields → {"data": [...]} newest first
-    POST /{post}/comments        message → {"id"}
-    GET  /{post}                 reactions / comments summaries and shares
+    GET  /me/accounts            the user's Pages (Page token, tasks, location), paged
+    POST /{page}/feed            message, link, place, attached_media[i]={"media_fbid"} → {"id"}
+    POST /{page}/photos          multipart source + caption (+ place); published=false →
+                                 unpublished
+    POST /{page}/videos          the chunked upload (tests/fakes/facebook_video.py)
+    GET  /{page}/feed            since (unix time), limit (≤ 100), fields, after → paged,
+                                 newest first
+    POST /{post}/comments        message → {"id"} (a video's id works too)
+    GET  /{post}                 reactions / comments summaries and shares; a video node
 
-Errors have Graph's shape ``{"error": {"message", "type", "code", "error_subcode",
-"fbtrace_id"}}``. Tokens (``access_token`` parameter or ``Authorization: Bearer``) are
-checked: unknown or revoked ones get code 190. Knobs:
+The routes are served by mixins beside this module: facebook_oauth.py (the code exchange,
+``/me/accounts``), facebook_posts.py (feed, photos, comments, nodes) and facebook_video.py
+(the chunked video upload); this module holds the server, the token and proof checks,
+paging, the failure knobs and the fixture.
 
+Paging is cursor-based as in "Paginated Results": ``{"data": [...], "paging": {"cursors":
+{"before", "after"}, "next": <the same request with after=…>}}``, ``next`` only when more
+remain. Errors have Graph's shape ``{"error": {"message", "type", "code", "error_subcode",
+"error_data", "fbtrace_id"}}``. Tokens (``access_token`` parameter or ``Authorization:
+Bearer``) are checked: unknown or revoked ones get code 190. The ``appsecret_proof`` of
+"Securing Graph API Requests" (HMAC-SHA256 of the token keyed with ``app_secret``, hex) is
+checked when sent, and required when ``require_proof`` is on (the app's "Require App
+Secret"): a wrong one gets "Invalid appsecret_proof provided in the API argument", a
+missing one "API calls from the server require an appsecret_proof argument" (both HTTP
+400, ``GraphMethodException`` code 100). ``place`` must be a known place (a Page with a
+location, or ``add_place``), else code 100.
+
+Knobs:
 - ``p_5xx``, ``p_429``, ``p_store_then_hang`` (probabilities, seeded with ``seed``): a 500
   (code 2); a rate-limit refusal (HTTP 400, code 4, ``X-App-Usage`` at 100 with
   ``estimated_time_to_regain_access``); a post stored then its answer held back
   ``hang_seconds`` (longer than the client's timeout).
-- ``fail_next(status, code=..., count=..., path=...)``, ``hang_next(count)``.
-- ``revoke_token(token)``; ``usage`` (the ``X-App-Usage`` sent on every answer).
+- ``fail_next(status, code=..., count=..., path=..., phase=..., after_store=...)``: the
+  next matching requests fail; with ``after_store`` the request is served (a post is
+  stored) and its answer replaced by the error. ``hang_next(count, path=..., phase=...)``.
+- ``revoke_token(token)``; ``usage`` (the ``X-App-Usage`` sent on every answer);
+  ``accounts_page_size`` and ``feed_page_size`` (the most per page, whatever ``limit``).
 
 One lock guards everything. ``posts`` is what it stored (``{"id", "page_id", "message",
-"photos", "created_time", "comments"}``); ``requests`` what it was asked.
+"photos", "link", "place", "video_id", "created_time", "comments"}``); ``requests`` what
+it was asked (with the files' names, types and sizes).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import json
 import random
@@ -35,12 +59,15 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from .facebook_oauth import FakeOAuth
+from .facebook_posts import FakePosts
+from .facebook_video import FakeVideos
 from .server import LoopbackServer
 
 APP_ID = "1234567890"
@@ -55,6 +82,7 @@ class FakePage:
     token: str
     tasks: list[str] = field(default_factory=lambda: ["CREATE_CONTENT", "MODERATE",
                                                       "ADVERTISE", "ANALYZE"])
+    location: dict | None = None  # Graph's Page ``location`` (street, zip, city…)
 
 
 @dataclass
@@ -63,12 +91,25 @@ class _Failure:
     code: int
     path: str
     message: str
+    phase: str = ""
+    after_store: bool = False
 
 
-class FakeFacebook(LoopbackServer):
+@dataclass
+class _Hang:
+    path: str = ""
+    phase: str = ""
+
+
+def _matches(rule: _Failure | _Hang, path: str, request: Request) -> bool:
+    return rule.path in path and (not rule.phase
+                                  or request.form.get("upload_phase") == rule.phase)
+
+
+class FakeFacebook(FakeOAuth, FakePosts, FakeVideos, LoopbackServer):
     def __init__(self, *, seed: int = 0, p_5xx: float = 0.0, p_429: float = 0.0,
                  p_store_then_hang: float = 0.0, hang_seconds: float = 5.0,
-                 regain_minutes: int = 2):
+                 regain_minutes: int = 2, require_proof: bool = True):
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -77,28 +118,42 @@ class FakeFacebook(LoopbackServer):
         self.hang_seconds = hang_seconds
         self.regain_minutes = regain_minutes
         self.app_id, self.app_secret = APP_ID, APP_SECRET
+        self.require_proof = require_proof
+        self.accounts_page_size = 100
+        self.feed_page_size = 100
         self.pages: dict[str, FakePage] = {}
+        self.places: set[str] = set()
         self.user_pages: dict[str, list[str]] = {}  # user token → page ids
         self.codes: dict[str, dict] = {}  # code → {"user": token, "redirect_uri", ...}
         self.revoked: set[str] = set()
         self.posts: list[dict] = []
         self.photos: dict[str, dict] = {}
+        self.videos: dict[str, dict] = {}
         self.requests: list[dict] = []
         self.usage: dict[str, Any] | None = None
         self._failures: list[_Failure] = []
-        self._hangs = 0
+        self._hangs: list[_Hang] = []
 
     # --- setting up -----------------------------------------------------------------------
 
     def add_page(self, name: str, username: str = "", *, tasks: list[str] | None = None,
-                 page_id: str | None = None) -> FakePage:
+                 page_id: str | None = None, location: dict | None = None) -> FakePage:
         with self._lock:
             page = FakePage(page_id or str(next(self._ids)), name, username,
-                            "EAAPage" + secrets.token_hex(8))
+                            "EAAPage" + secrets.token_hex(8), location=location)
             if tasks is not None:
                 page.tasks = tasks
             self.pages[page.id] = page
+            if location:
+                self.places.add(page.id)
             return page
+
+    def add_place(self) -> str:
+        """The id of another place's Page, taggable with ``place``."""
+        with self._lock:
+            place_id = str(next(self._ids))
+            self.places.add(place_id)
+            return place_id
 
     def add_user(self, *pages: FakePage) -> str:
         """A person's long-lived user token, administering ``pages``."""
@@ -107,31 +162,28 @@ class FakeFacebook(LoopbackServer):
             self.user_pages[token] = [p.id for p in pages]
             return token
 
-    def issue_code(self, user_token: str, redirect_uri: str,
-                   code_challenge: str | None = None) -> str:
-        """What the dialog would send back after the person approved."""
-        with self._lock:
-            code = "AQ" + secrets.token_hex(12)
-            self.codes[code] = {"user": user_token, "redirect_uri": redirect_uri,
-                                "challenge": code_challenge}
-            return code
-
     def revoke_token(self, token: str) -> None:
         with self._lock:
             self.revoked.add(token)
 
     def fail_next(self, status: int, *, code: int = 2, count: int = 1, path: str = "",
-                  message: str = "An unexpected error has occurred.") -> None:
+                  message: str = "An unexpected error has occurred.", phase: str = "",
+                  after_store: bool = False) -> None:
         with self._lock:
-            self._failures.extend(_Failure(status, code, path, message) for _ in range(count))
+            self._failures.extend(_Failure(status, code, path, message, phase, after_store)
+                                  for _ in range(count))
 
-    def hang_next(self, count: int = 1) -> None:
+    def hang_next(self, count: int = 1, *, path: str = "", phase: str = "") -> None:
+        """The next ``count`` matching POSTs are served, then answered too late."""
         with self._lock:
-            self._hangs += count
+            self._hangs.extend(_Hang(path, phase) for _ in range(count))
 
     def posts_with_message(self, message: str) -> int:
         with self._lock:
             return sum(1 for p in self.posts if p["message"] == message)
+
+    def proof(self, token: str) -> str:
+        return hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
     # --- answers --------------------------------------------------------------------------
 
@@ -144,11 +196,14 @@ class FakeFacebook(LoopbackServer):
         return response
 
     def _error(self, status: int, code: int, message: str, *, subcode: int | None = None,
-               kind: str = "OAuthException", headers: dict | None = None) -> Response:
+               kind: str = "OAuthException", headers: dict | None = None,
+               data: dict | None = None) -> Response:
         error = {"message": message, "type": kind, "code": code,
                  "fbtrace_id": "A" + secrets.token_hex(5)}
         if subcode is not None:
             error["error_subcode"] = subcode
+        if data is not None:
+            error["error_data"] = data
         return self._json({"error": error}, status, headers)
 
     def _rate_limited(self) -> Response:
@@ -182,29 +237,49 @@ class FakeFacebook(LoopbackServer):
             path = path[path.index("/", 1):]
         hang = False
         with self._lock:
+            files = {}
+            for name, upload in request.files.items():
+                files[name] = (upload.filename, upload.mimetype, len(upload.read()))
+                upload.seek(0)
             self.requests.append({"method": request.method, "path": path,
                                   "args": request.args.to_dict(flat=False),
-                                  "form": request.form.to_dict(flat=False),
-                                  "files": {k: (f.filename, f.mimetype, len(f.read()))
-                                            for k, f in request.files.items()}})
-            failure = next((f for f in self._failures if f.path in path), None)
+                                  "form": request.form.to_dict(flat=False), "files": files})
+            failure = next((f for f in self._failures if _matches(f, path, request)), None)
             if failure is not None:
                 self._failures.remove(failure)
-                return self._error(failure.status, failure.code, failure.message)
+                refusal = self._error(failure.status, failure.code, failure.message)
+                if not failure.after_store:
+                    return refusal
+                self._route(request, path)  # served, then its answer replaced
+                return refusal
             creates = request.method == "POST"
             if creates and self.p_429 and self._random.random() < self.p_429:
                 return self._rate_limited()
             if creates and self.p_5xx and self._random.random() < self.p_5xx:
                 return self._error(500, 2, "An unexpected error has occurred. Please retry "
                                    "your request later.")
-            if creates and (self._hangs or (self.p_store_then_hang
-                                            and self._random.random() < self.p_store_then_hang)):
-                self._hangs = max(0, self._hangs - 1)
+            held = next((h for h in self._hangs if _matches(h, path, request)), None)
+            if creates and held is not None:
+                self._hangs.remove(held)
+                hang = True
+            elif creates and self.p_store_then_hang and (
+                    self._random.random() < self.p_store_then_hang):
                 hang = True
             response = self._route(request, path)
         if hang and response.status_code < 300:
             self._stopping.wait(self.hang_seconds)  # stored; the answer comes too late
         return response
+
+    def _proof_refusal(self, request: Request, token: str) -> Response | None:
+        proof = request.values.get("appsecret_proof")
+        if proof is not None and self.app_secret and not hmac.compare_digest(
+                proof, self.proof(token)):
+            return self._error(400, 100, "Invalid appsecret_proof provided in the API "
+                               "argument", kind="GraphMethodException")
+        if proof is None and self.require_proof:
+            return self._error(400, 100, "API calls from the server require an "
+                               "appsecret_proof argument", kind="GraphMethodException")
+        return None
 
     def _route(self, request: Request, path: str) -> Response:
         parts = [p for p in path.split("/") if p]
@@ -214,16 +289,11 @@ class FakeFacebook(LoopbackServer):
         if not token or token in self.revoked or not (
                 token in self.user_pages or any(p.token == token for p in self.pages.values())):
             return self._invalid_token()
+        refused = self._proof_refusal(request, token)
+        if refused is not None:
+            return refused
         if parts == ["me", "accounts"] and request.method == "GET":
-            if token not in self.user_pages:
-                return self._error(400, 100, "(#100) Tried accessing nonexisting field "
-                                   "(accounts) on node type (Page)", kind="GraphMethodException")
-            return self._json({"data": [
-                {"id": p.id, "name": p.name, "access_token": p.token, "tasks": p.tasks,
-                 "category": "Bakery", **({"username": p.username} if p.username else {}),
-                 "link": f"https://www.facebook.com/{p.id}"}
-                for p in (self.pages[i] for i in self.user_pages[token])],
-                "paging": {"cursors": {"before": "x", "after": "y"}}})
+            return self._accounts(request, token)
         if len(parts) == 2 and parts[0] in self.pages:
             page = self.pages[parts[0]]
             if token != page.token:
@@ -233,28 +303,14 @@ class FakeFacebook(LoopbackServer):
                 return self._publish(page, request)
             if parts[1] == "photos" and request.method == "POST":
                 return self._photo(page, request)
+            if parts[1] == "videos" and request.method == "POST":
+                return self._page_videos(page, request)
             if parts[1] == "feed" and request.method == "GET":
                 return self._feed(page, request)
         if len(parts) == 2 and parts[1] == "comments" and request.method == "POST":
-            post = self._post(parts[0], token)
-            if post is None:
-                return self._unsupported(parts[0])
-            message = request.form.get("message", "")
-            if not message:
-                return self._error(400, 100, "(#100) Missing message or attachment")
-            comment_id = f"{parts[0]}_{next(self._ids)}"
-            post["comments"].append({"id": comment_id, "message": message})
-            return self._json({"id": comment_id})
+            return self._comment(parts[0], token, request)
         if len(parts) == 1 and request.method == "GET":
-            post = self._post(parts[0], token)
-            if post is None:
-                return self._unsupported(parts[0])
-            return self._json({"id": post["id"],
-                               "reactions": {"data": [], "summary": {
-                                   "total_count": post["reactions"]}},
-                               "comments": {"data": [], "summary": {
-                                   "total_count": len(post["comments"])}},
-                               **({"shares": {"count": post["shares"]}} if post["shares"] else {})})
+            return self._node(parts[0], token)
         return self._unsupported("/".join(parts))
 
     def _unsupported(self, what: str) -> Response:
@@ -263,82 +319,28 @@ class FakeFacebook(LoopbackServer):
                            "permissions, or does not support this operation.", subcode=33,
                            kind="GraphMethodException")
 
-    def _post(self, post_id: str, token: str) -> dict | None:
-        post = next((p for p in self.posts if p["id"] == post_id), None)
-        if post is None or self.pages[post["page_id"]].token != token:
-            return None
-        return post
+    def _paged(self, request: Request, items: list, page_size: int) -> Response:
+        """``items`` cut at the ``after`` cursor, ``limit`` (capped) at a time."""
+        try:
+            start = int(base64.urlsafe_b64decode(request.args.get("after", "") + "==") or 0)
+        except ValueError:
+            return self._error(400, 100, "(#100) Invalid cursor")
+        try:
+            limit = min(int(request.args.get("limit") or 25), page_size)
+        except ValueError:
+            return self._error(400, 100, "(#100) limit must be an integer")
+        chunk = items[start:start + limit]
 
-    def _access_token(self, request: Request) -> Response:
-        args = request.args
-        if args.get("client_id") != self.app_id or args.get("client_secret") != self.app_secret:
-            return self._error(400, 101, "Error validating application. Invalid application ID.")
-        if args.get("grant_type") == "fb_exchange_token":
-            short = args.get("fb_exchange_token", "")
-            if short not in self.user_pages or short in self.revoked:
-                return self._invalid_token()
-            return self._json({"access_token": short, "token_type": "bearer",
-                               "expires_in": 5_183_944})
-        grant = self.codes.pop(args.get("code", ""), None)
-        if grant is None:
-            return self._error(400, 100, "This authorization code has been used.",
-                               subcode=36009)
-        if grant["redirect_uri"] != args.get("redirect_uri"):
-            return self._error(400, 100, "Error validating verification code. Please make "
-                               "sure your redirect_uri is identical to the one you used in "
-                               "the OAuth dialog request", subcode=36008)
-        if grant["challenge"]:
-            from agency.networks.oauth import code_challenge
+        def cursor(n: int) -> str:
+            return base64.urlsafe_b64encode(str(n).encode()).decode().rstrip("=")
 
-            if code_challenge(args.get("code_verifier", "")) != grant["challenge"]:
-                return self._error(400, 100, "Invalid code verifier.", subcode=36007)
-        return self._json({"access_token": grant["user"], "token_type": "bearer",
-                           "expires_in": 5_183_944})
-
-    def _store(self, page: FakePage, message: str, photos: list[str]) -> dict:
-        post = {"id": f"{page.id}_{next(self._ids)}", "page_id": page.id, "message": message,
-                "photos": photos, "created_time": datetime.now(UTC), "comments": [],
-                "reactions": 0, "shares": 0}
-        self.posts.append(post)
-        return post
-
-    def _publish(self, page: FakePage, request: Request) -> Response:
-        message = request.form.get("message", "")
-        photos = []
-        for key in sorted(k for k in request.form if k.startswith("attached_media[")):
-            try:
-                fbid = str(json.loads(request.form[key])["media_fbid"])
-            except (ValueError, KeyError, TypeError):
-                return self._error(400, 100, "(#100) param attached_media must be an array "
-                                   "of objects with media_fbid")
-            if fbid not in self.photos or self.photos[fbid]["page_id"] != page.id:
-                return self._error(400, 100, f"(#100) The media {fbid} is not valid")
-            photos.append(fbid)
-        if not message and not photos:
-            return self._error(400, 100, "(#100) Missing message or attachment")
-        return self._json({"id": self._store(page, message, photos)["id"]})
-
-    def _photo(self, page: FakePage, request: Request) -> Response:
-        source = request.files.get("source")
-        if source is None or not source.mimetype.startswith("image/"):
-            return self._error(400, 324, "(#324) Requires upload file")
-        photo_id = str(next(self._ids))
-        self.photos[photo_id] = {"page_id": page.id, "filename": source.filename}
-        if request.form.get("published", "true") == "false":
-            return self._json({"id": photo_id})
-        post = self._store(page, request.form.get("caption", ""), [photo_id])
-        return self._json({"id": photo_id, "post_id": post["id"]})
-
-    def _feed(self, page: FakePage, request: Request) -> Response:
-        since = int(request.args.get("since") or 0)
-        posts = [p for p in reversed(self.posts)
-                 if p["page_id"] == page.id and p["created_time"].timestamp() >= since]
-        return self._json({"data": [{
-            "id": p["id"], "message": p["message"],
-            "created_time": p["created_time"].strftime("%Y-%m-%dT%H:%M:%S+0000"),
-            "permalink_url": f"https://www.facebook.com/{p['id'].replace('_', '/posts/')}"}
-            for p in posts if p["message"]]})
-
+        paging: dict[str, Any] = {"cursors": {"before": cursor(start),
+                                              "after": cursor(start + len(chunk))}}
+        if start + len(chunk) < len(items):
+            query = {k: v for k, v in request.args.items() if k != "after"}
+            query["after"] = cursor(start + len(chunk))
+            paging["next"] = f"{self.url}{request.path}?{urlencode(query)}"
+        return self._json({"data": chunk, "paging": paging})
 
 @pytest.fixture
 def fake_facebook(app, monkeypatch):

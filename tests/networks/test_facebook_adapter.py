@@ -1,6 +1,8 @@
 """The Facebook Pages adapter against the fake Graph API, over real loopback HTTP: the
-request shapes of each kind of post, the first comment, every outcome class, rate-limit
-headers, find and metrics."""
+request shapes of each kind of post (as the Graph API references "Page Feed" and "Page
+Photos" document them: message, link, place, caption, source, attached_media), the first
+comment, and every outcome class. Videos: test_facebook_video.py; appsecret_proof, paging,
+find and metrics: test_facebook_graph.py; the engine: test_facebook_engine.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from agency.networks.base import (
@@ -29,22 +30,30 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108000000003
 TEXT = "Bonjour, le pain est chaud !"
 
 
+def with_page(app, server: FakeFacebook) -> FakeFacebook:
+    """The fake with one Page, and answers held back longer than the client waits."""
+    server.hang_seconds = 1.5
+    app.config["NETWORK_TIMEOUT_SECONDS"] = 0.5  # restored by the fixture's monkeypatch
+    server.page = server.add_page("Boulangerie Martin", "boulangeriemartin")
+    return server
+
+
 @pytest.fixture
 def fake(app, fake_facebook):  # noqa: F811
-    fake_facebook.hang_seconds = 1.5
-    app.config["NETWORK_TIMEOUT_SECONDS"] = 0.5  # restored by the fixture's monkeypatch
-    fake_facebook.page = fake_facebook.add_page("Boulangerie Martin", "boulangeriemartin")
     with app.app_context():
-        yield fake_facebook
+        yield with_page(app, fake_facebook)
 
 
 def outgoing(fake: FakeFacebook, *, text=TEXT, media=(), first_comment="",
-             scheduled_at=None, token=None) -> Outgoing:
+             scheduled_at=None, token=None, options=None, settings=None, progress=None,
+             checkpoint=None) -> Outgoing:
     return Outgoing(
         publication_id=uuid.uuid4(), account_id=uuid.uuid4(), network="facebook", text=text,
         media=tuple(media), first_comment=first_comment, scheduled_at=scheduled_at,
-        idempotency_key=uuid.uuid4().hex, settings={"page_id": fake.page.id},
-        credentials={"page_access_token": token or fake.page.token})
+        idempotency_key=uuid.uuid4().hex,
+        settings={"page_id": fake.page.id, **(settings or {})},
+        credentials={"page_access_token": token or fake.page.token},
+        options=dict(options or {}), progress=dict(progress or {}), checkpoint=checkpoint)
 
 
 def photo(name="croissants.png") -> OutgoingMedia:
@@ -72,7 +81,97 @@ def test_text_goes_to_the_page_feed(fake):
     [request] = posts_to(fake, "/feed")
     assert request["path"] == f"/{fake.page.id}/feed"
     assert request["form"]["message"] == [TEXT]
+    assert "link" not in request["form"] and "place" not in request["form"]
     assert request["args"]["access_token"] == [fake.page.token]
+
+
+def test_a_text_with_an_address_is_a_link_post(fake):
+    # Page Feed: "link: The URL of a link to attach to the post"; Facebook builds the
+    # preview from it. The first http(s) address of the text is the one.
+    text = "Nouveau menu : https://boulangerie.fr/menu?jour=1. Et aussi http://autre.fr"
+    published = FacebookNetwork().publish(outgoing(fake, text=text))
+    [request] = posts_to(fake, "/feed")
+    assert request["form"]["message"] == [text]
+    assert request["form"]["link"] == ["https://boulangerie.fr/menu?jour=1"]
+    [post] = fake.posts
+    assert post["link"] == "https://boulangerie.fr/menu?jour=1"
+    assert published.external_id == post["id"]
+
+
+def test_a_bare_domain_is_not_taken_for_a_link(fake):
+    FacebookNetwork().publish(outgoing(fake, text="Commandez sur pain.fr ou www.pain.fr"))
+    [request] = posts_to(fake, "/feed")
+    assert "link" not in request["form"]
+
+
+def test_photos_carry_no_link(fake):
+    FacebookNetwork().publish(outgoing(fake, text="Voir https://boulangerie.fr",
+                                       media=[photo("a.png"), photo("b.png")]))
+    [feed] = posts_to(fake, "/feed")
+    assert "link" not in feed["form"]
+
+
+# --- location tag (Page Feed and Page Photos: "place", the Page id of a place) -----------
+
+def test_a_chosen_place_tags_a_text_post(fake):
+    place = fake.add_place()
+    FacebookNetwork().publish(outgoing(fake, options={"place_id": place}))
+    [request] = posts_to(fake, "/feed")
+    assert request["form"]["place"] == [place]
+    assert fake.posts[0]["place"] == place
+
+
+def test_a_chosen_place_tags_a_photo_and_an_album(fake):
+    place = fake.add_place()
+    FacebookNetwork().publish(outgoing(fake, media=[photo()], options={"place_id": place}))
+    [single] = posts_to(fake, "/photos")
+    assert single["form"]["place"] == [place]
+    fake.requests.clear()
+    FacebookNetwork().publish(outgoing(fake, media=[photo("a.png"), photo("b.png")],
+                                       options={"place_id": place}))
+    uploads = posts_to(fake, "/photos")
+    assert all("place" not in u["form"] for u in uploads)  # invisible uploads: no tag
+    [feed] = posts_to(fake, "/feed")
+    assert feed["form"]["place"] == [place]
+
+
+def test_a_page_that_is_a_place_is_tagged_only_when_the_post_says_so(fake):
+    # The composer's default; the adapter itself never adds a tag that was not approved.
+    fake.places.add(fake.page.id)
+    FacebookNetwork().publish(outgoing(fake, settings={"has_location": True},
+                                       options={"place_id": fake.page.id}))
+    FacebookNetwork().publish(outgoing(fake, text="Sans lieu", settings={"has_location": True}))
+    tagged, untagged = posts_to(fake, "/feed")
+    assert tagged["form"]["place"] == [fake.page.id]
+    assert "place" not in untagged["form"]
+
+
+def test_the_chosen_place_wins_over_the_pages_own(fake):
+    place = fake.add_place()
+    FacebookNetwork().publish(outgoing(fake, settings={"has_location": True},
+                                       options={"place_id": place}))
+    [request] = posts_to(fake, "/feed")
+    assert request["form"]["place"] == [place]
+
+
+def test_no_location_no_place(fake):
+    FacebookNetwork().publish(outgoing(fake, settings={"has_location": False}))
+    [request] = posts_to(fake, "/feed")
+    assert "place" not in request["form"]
+
+
+def test_a_place_that_is_not_an_id_is_refused_before_sending(fake):
+    with pytest.raises(PermanentError) as caught:
+        FacebookNetwork().publish(outgoing(fake, options={"place_id": "Paris"}))
+    assert "location tag" in caught.value.reason
+    assert fake.requests == []
+
+
+def test_a_place_facebook_does_not_know_is_its_refusal(fake):
+    with pytest.raises(PermanentError) as caught:
+        FacebookNetwork().publish(outgoing(fake, options={"place_id": "999"}))
+    assert "valid place" in caught.value.reason
+    assert fake.posts == []
 
 
 def test_one_photo_is_posted_with_its_caption(fake):
@@ -113,11 +212,12 @@ def test_a_failed_first_comment_never_fails_the_post(fake):
     assert "Comment too spammy" in adapter.first_comment_error
 
 
-def test_videos_are_refused_plainly(fake):
-    video = OutgoingMedia(sha256="1" * 64, mime="video/mp4", kind="video", data=b"x",
-                          filename="v.mp4")
-    with pytest.raises(PermanentError):
-        FacebookNetwork().publish(outgoing(fake, media=[video]))
+def test_a_video_with_photos_is_refused_plainly(fake):
+    video = OutgoingMedia(sha256="1" * 64, mime="video/mp4", kind="video",
+                          data=b"v" * 5000, filename="v.mp4")
+    with pytest.raises(PermanentError) as caught:
+        FacebookNetwork().publish(outgoing(fake, media=[photo(), video]))
+    assert "one video" in caught.value.reason
     assert fake.requests == []
 
 
@@ -162,11 +262,42 @@ def test_http_429_is_retryable(fake):
     assert caught.value.retry_after == 60
 
 
-@pytest.mark.parametrize(("status", "code"), [(500, 2), (503, 0), (400, 1), (400, 2)])
-def test_server_trouble_is_retryable(fake, status, code):
-    fake.fail_next(status, code=code)
-    with pytest.raises(RetryableError):
+SERVER_TROUBLE = [(500, 2), (503, 0), (400, 1), (400, 2)]
+
+
+@pytest.mark.parametrize(("status", "code"), SERVER_TROUBLE)
+def test_server_trouble_on_the_publishing_call_is_an_unknown_outcome(fake, status, code):
+    # No idempotency key on Graph: the post may have been stored before the failure, so
+    # a retry waits for find rather than risking a second post.
+    fake.fail_next(status, code=code, path="/feed")
+    with pytest.raises(OutcomeUnknown) as caught:
         FacebookNetwork().publish(outgoing(fake))
+    assert "may or may not be out" in caught.value.reason
+
+
+@pytest.mark.parametrize(("status", "code"), SERVER_TROUBLE)
+def test_server_trouble_on_an_unpublished_upload_is_retryable(fake, status, code):
+    fake.fail_next(status, code=code, path="/photos")
+    with pytest.raises(RetryableError):
+        FacebookNetwork().publish(outgoing(fake, media=[photo("a.png"), photo("b.png")]))
+    assert fake.posts == [] and posts_to(fake, "/feed") == []
+
+
+def test_a_500_after_the_post_was_stored_is_found_not_resent(fake):
+    fake.fail_next(500, code=2, path="/feed", after_store=True)
+    sent = outgoing(fake, scheduled_at=datetime.now(UTC))
+    with pytest.raises(OutcomeUnknown):
+        FacebookNetwork().publish(sent)
+    [post] = fake.posts
+    assert FacebookNetwork().find(sent).external_id == post["id"]
+
+
+def test_server_trouble_on_the_first_comment_is_reported_not_raised(fake):
+    fake.fail_next(500, code=2, path="/comments")
+    adapter = FacebookNetwork()
+    published = adapter.publish(outgoing(fake, first_comment="Venez !"))
+    assert published.external_id == fake.posts[0]["id"]
+    assert "did not confirm its first comment" in adapter.first_comment_error
 
 
 def test_other_refusals_are_permanent_with_facebooks_words(fake):
@@ -225,35 +356,3 @@ class socket_closed:
 
     def __exit__(self, *exc):
         self.app.config["FACEBOOK_GRAPH_URL"] = self.saved
-
-
-# --- find and metrics ---------------------------------------------------------------------
-
-def test_find_matches_the_exact_message_only(fake):
-    sent = outgoing(fake, scheduled_at=datetime.now(UTC))
-    FacebookNetwork().publish(outgoing(fake, text=TEXT + " (autre)"))
-    assert FacebookNetwork().find(sent) is None
-    FacebookNetwork().publish(sent)
-    assert FacebookNetwork().find(sent).external_id == fake.posts[-1]["id"]
-    [query] = [r["args"] for r in fake.requests if r["method"] == "GET"][-1:]
-    assert query["fields"] == ["id,message,created_time,permalink_url"]
-    assert int(query["since"][0]) <= int(sent.scheduled_at.timestamp()) - 300
-
-
-def test_find_ignores_posts_before_the_scheduled_time(fake):
-    FacebookNetwork().publish(outgoing(fake))
-    later = outgoing(fake, scheduled_at=datetime.now(UTC) + timedelta(hours=1))
-    assert FacebookNetwork().find(later) is None
-
-
-def test_metrics_read_the_summaries(fake):
-    published = FacebookNetwork().publish(outgoing(fake, first_comment="Merci"))
-    fake.posts[0]["reactions"], fake.posts[0]["shares"] = 7, 2
-    assert FacebookNetwork().fetch_metrics(outgoing(fake), published.external_id) == {
-        "reactions": 7, "comments": 1, "shares": 2}
-
-
-def test_the_fake_refuses_unknown_tokens_like_graph(fake):
-    answer = httpx.get(f"{fake.url}/v21.0/{fake.page.id}/feed",
-                       params={"access_token": "nope"})
-    assert answer.json()["error"]["code"] == 190

@@ -1,6 +1,8 @@
 """Connecting Facebook Pages through the pages, against the fake Graph API: start →
-(the dialog, simulated by a code the fake knows) → callback → choose → accounts; and
-reconnecting a Page the client already has."""
+(the dialog, simulated by a code the fake knows) → callback → choose → accounts; the Pages
+read page after page (``GET /me/accounts`` followed through ``paging.next``, Graph API
+"Paginated Results"); a Page that is a place (its ``location`` field); and reconnecting a
+Page the client already has."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from sqlalchemy import select
 
 from agency.audit.models import AuditEvent
 from agency.extensions import db
+from agency.networks import facebook_oauth
 from agency.networks.credentials import unseal
+from agency.networks.facebook_oauth import address_line
 from agency.networks.models import AccountStatus, SocialAccount
 from tenants.context import tenant_scope
 from tests.clients.helpers import reduce_world
@@ -21,6 +25,9 @@ from tests.factories import login, make_world
 from tests.fakes.facebook import FakeFacebook, fake_facebook  # noqa: F401 (fixture)
 
 CALLBACK = "http://relais.test/networks/oauth/facebook/callback"
+# A Page's ``location`` as Graph gives it (Page reference, "location": Location).
+LOCATION = {"street": "12 rue des Lilas", "zip": "75011", "city": "Paris",
+            "country": "France", "latitude": 48.857, "longitude": 2.38}
 
 
 @pytest.fixture
@@ -30,7 +37,8 @@ def world(db):
 
 @pytest.fixture
 def fake(fake_facebook):  # noqa: F811
-    fake_facebook.bakery = fake_facebook.add_page("Boulangerie Martin", "boulangeriemartin")
+    fake_facebook.bakery = fake_facebook.add_page(
+        "Boulangerie Martin", "boulangeriemartin", location=LOCATION)
     fake_facebook.shop = fake_facebook.add_page("Fleurs de Léa")
     fake_facebook.viewer = fake_facebook.add_page("Un groupe", tasks=["ANALYZE"])
     fake_facebook.user = fake_facebook.add_user(fake_facebook.bakery, fake_facebook.shop,
@@ -179,6 +187,66 @@ def test_reconnecting_updates_the_same_account(client, world, fake):
         assert unseal(again.credentials) == {"page_access_token": "EAAPageNew"}
     [event] = audit(world.agency_id, "account.reconnected")
     assert event.details["was"] == "expired"
+
+
+# --- paging and places ---------------------------------------------------------------------
+
+def account_reads(fake) -> list[dict]:
+    return [r for r in fake.requests if r["path"] == "/me/accounts"]
+
+
+def test_every_page_of_pages_is_read(client, world, fake):
+    fake.accounts_page_size = 1  # Facebook answers one Page at a time
+    login(client, world.member)
+    page = text(back_from_facebook(client, fake, start(client, world)))
+    assert "Boulangerie Martin" in page and "Fleurs de Léa" in page
+    reads = account_reads(fake)
+    assert len(reads) == 3  # three Pages, the last answer without "next"
+    assert reads[0]["args"].get("after") is None
+    assert all(r["args"]["after"] for r in reads[1:])
+    for read in reads:
+        assert read["args"]["fields"] == ["id,name,username,access_token,tasks,link,location"]
+        assert read["args"]["limit"] == ["100"]
+        assert read["args"]["access_token"] == [fake.user]
+        assert read["args"]["appsecret_proof"] == [fake.proof(fake.user)]
+
+
+def test_reading_pages_is_bounded(client, world, fake, monkeypatch):
+    monkeypatch.setattr(facebook_oauth, "ACCOUNTS_MAX_PAGES", 1)
+    fake.accounts_page_size = 1
+    login(client, world.member)
+    page = text(back_from_facebook(client, fake, start(client, world)))
+    assert "Boulangerie Martin" in page and "Fleurs de Léa" not in page
+    assert len(account_reads(fake)) == 1
+
+
+def test_a_page_that_is_a_place_keeps_its_address(client, world, fake):
+    login(client, world.member)
+    page = text(back_from_facebook(client, fake, start(client, world)))
+    assert add(client, world, sealed_choices(page), fake.bakery.id,
+               fake.shop.id).status_code == 303
+    bakery, shop = accounts(world.agency_id)
+    assert bakery.settings["has_location"] is True
+    assert bakery.settings["address"] == "12 rue des Lilas, 75011 Paris"
+    assert shop.settings["has_location"] is False and shop.settings["address"] == ""
+
+
+def test_the_address_is_one_line_of_what_is_known():
+    assert address_line({"city": "Lyon", "zip": "69001"}) == "69001 Lyon"
+    assert address_line({"street": " 3  place  Bellecour "}) == "3 place Bellecour"
+    assert address_line(None) == "" and address_line({"country": "France"}) == ""
+
+
+def test_an_app_secret_facebook_refuses_is_told_to_the_administrator(app, fake):
+    from agency.networks.facebook_oauth import FacebookProvider
+    from agency.networks.oauth import OAuthError
+
+    app.config["FACEBOOK_APP_SECRET"] = "not-the-apps-secret"  # restored by the fixture
+    with app.test_request_context(), pytest.raises(OAuthError) as caught:
+        FacebookProvider().choices({"access_token": fake.user})
+    assert caught.value.status == 502
+    assert "FACEBOOK_APP_SECRET" in caught.value.message
+    assert fake.user not in caught.value.message
 
 
 # --- refusals -----------------------------------------------------------------------------

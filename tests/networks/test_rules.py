@@ -63,10 +63,16 @@ def test_x_media_rules():
     assert validate("x", "", [VIDEO]) == []  # media alone is a post
 
 
-def test_first_comment_unsupported_on_x():
-    [problem] = validate("x", "hi", [], first_comment="More in the thread")
+def test_first_comment_unsupported_on_google_business():
+    [problem] = validate("google_business", "hi", [], first_comment="More")
     assert (problem.field, problem.code) == ("first_comment", "first_comment_unsupported")
-    assert validate("x", "hi", [], first_comment="   ") == []  # blank means none
+    assert validate("google_business", "hi", [], first_comment="   ") == []  # blank: none
+
+
+def test_x_first_comment_is_a_reply_held_to_280():
+    assert validate("x", "hi", [], first_comment="More in the thread") == []
+    [problem] = validate("x", "hi", [], first_comment="a" * 281)
+    assert problem.code == "first_comment_too_long"
 
 
 # --- Bluesky ------------------------------------------------------------------------------
