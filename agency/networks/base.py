@@ -9,11 +9,16 @@ in one place (agency/publishing/engine.py).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
+
+from flask_babel import gettext as _
+
+log = logging.getLogger(__name__)
 
 
 class NetworkError(Exception):
@@ -135,6 +140,22 @@ class Network:
     def fetch_metrics(self, outgoing: Outgoing, external_id: str) -> dict[str, int]:
         """Counters of a published post (likes, reposts, replies…); used by results."""
         return {}
+
+    def note_first_comment_failure(self, outgoing: Outgoing, error: NetworkError,
+                                   network_name: str) -> None:
+        """The post is out but its first comment is not: say so in
+        ``first_comment_error`` (the engine shows it; the publication stays published)."""
+        if isinstance(error, OutcomeUnknown):
+            self.first_comment_error = _(
+                "The post is out, but %(network)s did not confirm its first comment: check "
+                "the post on %(network)s and add the comment by hand if it is missing.",
+                network=network_name)
+        else:
+            self.first_comment_error = _(
+                "The post is out, but its first comment could not be added: %(reason)s",
+                reason=error.reason)
+        log.warning("%s: first comment of publication %s not posted: %s (%s)", self.key,
+                    outgoing.publication_id, error.reason, error.detail)
 
     def credentials_after_use(self) -> dict[str, Any] | None:
         """New credentials to store if the adapter refreshed them (a renewed session)."""

@@ -148,16 +148,7 @@ class FacebookNetwork(Network):
                               data={"message": outgoing.first_comment})
             self.first_comment_id = self._id(body, "id")
         except NetworkError as error:
-            if isinstance(error, OutcomeUnknown):
-                self.first_comment_error = _(
-                    "The post is out, but Facebook did not confirm its first comment: check "
-                    "the post on Facebook and add the comment by hand if it is missing.")
-            else:
-                self.first_comment_error = _(
-                    "The post is out, but its first comment could not be added: %(reason)s",
-                    reason=error.reason)
-            log.warning("facebook: first comment of publication %s not posted: %s (%s)",
-                        outgoing.publication_id, error.reason, error.detail)
+            self.note_first_comment_failure(outgoing, error, "Facebook")
 
     # --- reconciliation and results -------------------------------------------------------
 

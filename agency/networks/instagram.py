@@ -215,16 +215,7 @@ class InstagramNetwork(Network):
                               data={"message": outgoing.first_comment})
             self.first_comment_id = str((body or {}).get("id") or "")
         except NetworkError as error:
-            if isinstance(error, OutcomeUnknown):
-                self.first_comment_error = _(
-                    "The post is out, but Instagram did not confirm its first comment: check "
-                    "the post on Instagram and add the comment by hand if it is missing.")
-            else:
-                self.first_comment_error = _(
-                    "The post is out, but its first comment could not be added: %(reason)s",
-                    reason=error.reason)
-            log.warning("instagram: first comment of publication %s not posted: %s (%s)",
-                        outgoing.publication_id, error.reason, error.detail)
+            self.note_first_comment_failure(outgoing, error, "Instagram")
 
     # --- reconciliation and results -------------------------------------------------------
 

@@ -209,16 +209,7 @@ class LinkedInNetwork(Network):
             self.first_comment_id = unquote(response.headers.get("x-restli-id", "")) or str(
                 body.get("$URN") or body.get("id") or "")
         except NetworkError as error:
-            if isinstance(error, OutcomeUnknown):
-                self.first_comment_error = _(
-                    "The post is out, but LinkedIn did not confirm its first comment: check "
-                    "the post on LinkedIn and add the comment by hand if it is missing.")
-            else:
-                self.first_comment_error = _(
-                    "The post is out, but its first comment could not be added: %(reason)s",
-                    reason=error.reason)
-            log.warning("linkedin: first comment of publication %s not posted: %s (%s)",
-                        outgoing.publication_id, error.reason, error.detail)
+            self.note_first_comment_failure(outgoing, error, "LinkedIn")
 
     # --- reconciliation, results, tokens --------------------------------------------------
 

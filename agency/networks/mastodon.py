@@ -292,16 +292,7 @@ class MastodonNetwork(Network):
                                       visibility=visibility, media_ids=[],
                                       in_reply_to_id=status_id)
         except NetworkError as error:
-            if isinstance(error, OutcomeUnknown):
-                self.first_comment_error = _(
-                    "The post is out, but Mastodon did not confirm its first comment: check "
-                    "the post on Mastodon and add the comment by hand if it is missing.")
-            else:
-                self.first_comment_error = _(
-                    "The post is out, but its first comment could not be added: %(reason)s",
-                    reason=error.reason)
-            log.warning("mastodon: first comment of publication %s not posted: %s (%s)",
-                        outgoing.publication_id, error.reason, error.detail)
+            self.note_first_comment_failure(outgoing, error, "Mastodon")
             return
         self.first_comment_id = str(reply["id"])
 

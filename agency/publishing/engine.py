@@ -25,7 +25,8 @@ from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, text, tuple_, update
 
 from agency.content.models import Revision
 from agency.extensions import db
@@ -49,6 +50,9 @@ from .outgoing import ContentMissing, build
 
 log = logging.getLogger(__name__)
 P = PublicationState
+_CONTENT_MISSING = _l("The approved content could not be assembled (a file or the account's "
+                      "access is missing). Edit the post or reconnect the account, then have "
+                      "it approved again.")
 
 # Tests set this to simulate a crash at a named point ("after_sending_committed",
 # "after_network_answered"); it is never set in production.
@@ -126,8 +130,82 @@ class _Sent:
 def _publish_many(publication_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     results = dict.fromkeys(publication_ids, "skipped")
     batch = _load_batch(publication_ids)
+    together = [item for item in batch if _settles_for_certain(item[0].network)]
+    alone = [item for item in batch if not _settles_for_certain(item[0].network)]
+    if together:
+        _send_claimed_together(together, results)
+    _send_one_by_one(alone, results)
+    return results
+
+
+def _settles_for_certain(network: str) -> bool:
+    """Whether reconciliation settles this network's unknown outcomes for certain (an
+    idempotent resend, or a search whose "not there" is proof): only then may a group
+    be claimed at once, since a crash leaves every claimed one to reconcile."""
+    try:
+        adapter = adapter_for(network)
+    except KeyError:
+        return False
+    return adapter.idempotent_publish or adapter.authoritative_find
+
+
+def _send_claimed_together(items: list[tuple[Publication, Revision]], results: dict) -> None:
+    """One durable commit claims the whole group (the promise made once, not per
+    publication); each is then built, sent and settled in turn. The settlement need not
+    wait for the disk: lost in a database crash, it leaves ``sending``, which the lease
+    turns into ``unknown`` and reconciliation settles for certain on these networks."""
+    now = _now()
+    ready = []
+    for snapshot, revision in items:
+        checked = _precheck(snapshot, now)
+        if isinstance(checked, str):
+            results[snapshot.id] = checked
+        else:
+            ready.append((snapshot, revision, checked))
+    if not ready:
+        return
+    lease = timedelta(seconds=current_app.config["PUBLISH_LEASE_SECONDS"])
+    claimed = dict(db.session.execute(
+        update(Publication)
+        # The same revisions as the snapshots: a post withdrawn and approved again
+        # meanwhile is sent as approved now, by its own job, never as it was.
+        .where(tuple_(Publication.id, Publication.revision_id).in_(
+            [(s.id, s.revision_id) for s, _, _ in ready]), Publication.state == P.QUEUED)
+        .values(state=P.SENDING, lease_expires_at=now + lease,
+                sent_at=func.coalesce(Publication.sent_at, now),
+                attempts=Publication.attempts + 1)
+        .returning(Publication.id, Publication.attempts)
+        .execution_options(synchronize_session=False)).all())
+    db.session.commit()  # the promise that we are sending, before we send
+    for snapshot, revision, adapter in ready:
+        attempt = claimed.get(snapshot.id)
+        if attempt is None:
+            continue
+        _crash_point("after_sending_committed")
+        try:
+            outgoing = build(snapshot, snapshot.account, db.session, revision=revision)
+        except (ContentMissing, CredentialsUnreadable) as problem:
+            log.error("publication %s cannot be assembled: %s", snapshot.id, problem)
+            results[snapshot.id] = _settle(snapshot.id, snapshot.social_account_id, adapter,
+                                           _outcome_content_missing)
+            continue
+        db.session.commit()  # only ends the read: no transaction during the call
+        outgoing = replace(outgoing, checkpoint=partial(_checkpoint, snapshot.id, attempt))
+        sent = _send(adapter, outgoing, snapshot.id, snapshot.social_account_id)
+        _carry_credentials(adapter, snapshot)
+        if isinstance(sent, _Sent):
+            results[snapshot.id] = _settle_published(sent)
+            _commit_without_waiting()
+        else:
+            results[snapshot.id] = sent
+
+
+def _send_one_by_one(items: list[tuple[Publication, Revision]], results: dict) -> None:
+    """Each claimed (durably) just before its own call: a crash leaves at most the one in
+    flight to reconcile, and the others ``queued`` for the next job. The plain
+    "published" settlement rides in the next claim's transaction."""
     pending: _Sent | None = None
-    for publication, revision in batch:
+    for publication, revision in items:
         step = _claim(publication, revision, settle=pending, results=results)
         pending = None
         if isinstance(step, str):
@@ -138,10 +216,7 @@ def _publish_many(publication_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
         # From here until the answer, no transaction is open: a call can take seconds,
         # and must hold no lock meanwhile.
         sent = _send(adapter, outgoing, publication.id, publication.social_account_id)
-        if (refreshed := adapter.credentials_after_use()) is not None:
-            # The batch's later publications of this account must use them too (the
-            # snapshot is detached: this changes nothing in the database).
-            publication.account.credentials = seal(refreshed)
+        _carry_credentials(adapter, publication)
         if isinstance(sent, _Sent):
             pending = sent
         else:
@@ -149,7 +224,24 @@ def _publish_many(publication_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     if pending is not None:
         results[pending.publication_id] = _settle_published(pending)
         db.session.commit()
-    return results
+
+
+def _carry_credentials(adapter: Network, snapshot: Publication) -> None:
+    if (refreshed := adapter.credentials_after_use()) is not None:
+        # The batch's later publications of this account must use them too (the
+        # snapshot is detached: this changes nothing in the database).
+        snapshot.account.credentials = seal(refreshed)
+
+
+def _commit_without_waiting() -> None:
+    """Commit a record whose loss in a database crash only delays the truth."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    db.session.commit()
+
+
+def _outcome_content_missing(publication: Publication, account: SocialAccount) -> str:
+    return outcomes.fail(publication, str(_CONTENT_MISSING), "content_missing")
 
 
 def _load_batch(publication_ids: list[uuid.UUID]) -> list[tuple[Publication, Revision]]:
@@ -179,24 +271,15 @@ def _claim(snapshot: Publication, revision: Revision, *, settle: _Sent | None,
         results[settle.publication_id] = _settle_published(settle)
     now = _now()
     account = snapshot.account
-    if account.status != AccountStatus.CONNECTED:
-        return _instead(snapshot.id, lambda p: (outcomes.hold(p, now), "held")[1])
-    try:
-        adapter = adapter_for(snapshot.network)
-    except KeyError:
-        return _instead(snapshot.id, lambda p: outcomes.fail(
-            p, _("Relais cannot publish to this network yet."), "unsupported"))
-    wait = ratelimit.wait_seconds(snapshot.network, account.id)
-    if wait > 0:
-        return _instead(snapshot.id, partial(outcomes.delay, until=now + timedelta(seconds=wait)))
+    adapter = _precheck(snapshot, now)
+    if isinstance(adapter, str):
+        return adapter
     try:
         outgoing = build(snapshot, account, db.session, revision=revision)
     except (ContentMissing, CredentialsUnreadable) as problem:
         log.error("publication %s cannot be assembled: %s", snapshot.id, problem)
         return _instead(snapshot.id, lambda p: outcomes.fail(
-            p, _("The approved content could not be assembled (a file or the account's "
-                 "access is missing). Edit the post or reconnect the account, then have "
-                 "it approved again."), "content_missing"))
+            p, str(_CONTENT_MISSING), "content_missing"))
     lease = timedelta(seconds=current_app.config["PUBLISH_LEASE_SECONDS"])
     attempt = db.session.execute(
         update(Publication)
@@ -213,6 +296,24 @@ def _claim(snapshot: Publication, revision: Revision, *, settle: _Sent | None,
     if attempt is None:
         return "skipped"
     return adapter, replace(outgoing, checkpoint=partial(_checkpoint, snapshot.id, attempt))
+
+
+def _precheck(snapshot: Publication, now: datetime) -> Network | str:
+    """The adapter to send with, or in one word why not now (held, failed, delayed),
+    recorded on the row."""
+    account = snapshot.account
+    if account.status != AccountStatus.CONNECTED:
+        return _instead(snapshot.id, lambda p: (outcomes.hold(p, now), "held")[1])
+    try:
+        adapter = adapter_for(snapshot.network)
+    except KeyError:
+        return _instead(snapshot.id, lambda p: outcomes.fail(
+            p, _("Relais cannot publish to this network yet."), "unsupported"))
+    wait = ratelimit.wait_seconds(snapshot.network, account.id)
+    if wait > 0:
+        return _instead(snapshot.id, partial(outcomes.delay,
+                                             until=now + timedelta(seconds=wait)))
+    return adapter
 
 
 def _instead(publication_id: uuid.UUID, write: Callable[[Publication], str]) -> str:

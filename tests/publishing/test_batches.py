@@ -16,6 +16,7 @@ from agency.content.models import Revision
 from agency.networks.base import Network, Published, RetryableError
 from agency.networks.credentials import seal, unseal
 from agency.networks.models import AccountStatus, SocialAccount
+from agency.networks.sandbox import SandboxNetwork
 from agency.publishing import dispatch, engine
 from agency.publishing.dispatch import Claimed, group
 from agency.publishing.models import Publication, PublicationState
@@ -24,7 +25,7 @@ from agency.redis_conn import get_redis
 from tenants.context import tenant_scope
 from tests.publishing.test_engine import sandbox_posts
 
-from .conftest import approve_post, just_due
+from .conftest import approve_post, just_due, run_due
 
 P = PublicationState
 pytestmark = pytest.mark.usefixtures("sandbox_in_test")
@@ -102,19 +103,33 @@ def test_a_batch_sends_each_and_records_each_outcome(app, db):
     assert sandbox_posts(db, agency_id) == 2
 
 
-def test_a_crash_mid_batch_leaves_the_rest_queued(app, db, monkeypatch):
-    approved = approve_post(app, db, accounts=3)
-    publication_ids = _queue_all(db, approved)
-    agency_id = approved.world.agency_id
+class Unsure(SandboxNetwork):
+    """The sandbox, as a network whose unknown outcomes cannot be settled for certain
+    (no idempotency key, a search that proves nothing): like Facebook or LinkedIn."""
+
+    idempotent_publish = False
+    authoritative_find = False
+
+
+def _crash_on_second(monkeypatch):
     calls = []
 
-    def crash_on_second(name):
+    def hook(name):
         if name == "after_sending_committed":
             calls.append(name)
             if len(calls) == 2:
                 raise SystemExit("killed")
 
-    monkeypatch.setattr(engine, "crash_hook", crash_on_second)
+    monkeypatch.setattr(engine, "crash_hook", hook)
+
+
+def test_a_crash_mid_batch_leaves_the_rest_queued_where_reconciling_is_unsure(
+        app, db, monkeypatch):
+    approved = approve_post(app, db, accounts=3)
+    publication_ids = _queue_all(db, approved)
+    agency_id = approved.world.agency_id
+    monkeypatch.setattr(engine, "adapter_for", lambda network: Unsure())
+    _crash_on_second(monkeypatch)
     with pytest.raises(SystemExit):
         engine.publish_many(agency_id, publication_ids)
     states = [p.state for p in approved.publications(db)]
@@ -127,6 +142,25 @@ def test_a_crash_mid_batch_leaves_the_rest_queued(app, db, monkeypatch):
         publication_ids[0]: "skipped", publication_ids[1]: "skipped",
         publication_ids[2]: "published"}
     assert sandbox_posts(db, agency_id) == 2
+
+
+def test_a_group_is_claimed_at_once_where_reconciling_is_certain(app, db, monkeypatch):
+    approved = approve_post(app, db, accounts=3)
+    publication_ids = _queue_all(db, approved)
+    agency_id = approved.world.agency_id
+    _crash_on_second(monkeypatch)
+    with pytest.raises(SystemExit):
+        engine.publish_many(agency_id, publication_ids)
+    # One claim for the group: the first is out, the other two were promised ("sending")
+    # and are settled by reconciliation once their lease runs out, each exactly once.
+    assert [p.state for p in approved.publications(db)] == [P.PUBLISHED, P.SENDING,
+                                                            P.SENDING]
+    monkeypatch.setattr(engine, "crash_hook", None)
+    lapsed = datetime.now(UTC) + timedelta(seconds=app.config["PUBLISH_LEASE_SECONDS"] + 1)
+    # The lease ran out: unknown, then reconciled (here in the same dispatcher pass).
+    assert run_due(app, lapsed) == [("reconcile", "published")] * 2
+    assert [p.state for p in approved.publications(db)] == [P.PUBLISHED] * 3
+    assert sandbox_posts(db, agency_id) == 3
 
 
 def test_a_publication_approved_again_meanwhile_is_not_sent_as_it_was(app, db, monkeypatch):
