@@ -52,6 +52,8 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from billing.routes import bp as billing_bp
+
     from .api import init_app as init_api
     from .approvals.portal import bp as portal_bp
     from .audit.routes import bp as audit_bp
@@ -82,4 +84,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(publishing_bp)
     app.register_blueprint(sandbox_bp)
     app.register_blueprint(public_media_bp)
+    app.register_blueprint(billing_bp)
     init_api(app)

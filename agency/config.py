@@ -151,6 +151,14 @@ def load(instance_path: str) -> dict:
         "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Billing (billing/): each plan's Stripe Price (a monthly price in euros); the
+        # days a past-due subscription keeps publishing before the agency's work is held;
+        # the free trial from signup, without a card.
+        "STRIPE_PRICE_ESSENTIEL": os.environ.get("STRIPE_PRICE_ESSENTIEL", ""),
+        "STRIPE_PRICE_PRO": os.environ.get("STRIPE_PRICE_PRO", ""),
+        "STRIPE_PRICE_RESEAU": os.environ.get("STRIPE_PRICE_RESEAU", ""),
+        "BILLING_GRACE_DAYS": int(os.environ.get("BILLING_GRACE_DAYS", 7)),
+        "BILLING_TRIAL_DAYS": int(os.environ.get("BILLING_TRIAL_DAYS", 14)),
         # Served over HTTPS in production: cookies must never travel in clear.
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
         "SESSION_COOKIE_HTTPONLY": True,

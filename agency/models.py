@@ -1,5 +1,6 @@
 """Every mapped class, imported once so the metadata (and Alembic) sees them all."""
 
+from billing.models import BillingAccount, BillingInvoice, ClientBilling, StripeEvent
 from tenants.models import Agency, Invitation, Membership
 
 from .approvals.models import ApprovalItem, ApprovalRequest, Decision
@@ -19,8 +20,11 @@ __all__ = [
     "ApprovalItem",
     "ApprovalRequest",
     "AuditEvent",
+    "BillingAccount",
+    "BillingInvoice",
     "Client",
     "ClientAssignment",
+    "ClientBilling",
     "Comment",
     "Contact",
     "Decision",
@@ -34,6 +38,7 @@ __all__ = [
     "Revision",
     "SandboxPost",
     "SocialAccount",
+    "StripeEvent",
     "TimeSlot",
     "User",
     "UserSession",

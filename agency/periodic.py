@@ -35,6 +35,8 @@ class PeriodicJob(NamedTuple):
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("approval-reminders", 300, "agency.approvals.jobs:run_reminders"),
     PeriodicJob("token-health", 1800, "agency.networks.jobs:run_token_checks"),
+    # Grace periods that ran out, trials over, holds to lift, quantities not yet synced.
+    PeriodicJob("billing-check", 900, "billing.jobs:run_billing_checks"),
 ]
 
 _NAME = re.compile(r"[a-z0-9-]+")

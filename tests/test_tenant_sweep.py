@@ -62,6 +62,8 @@ PUBLIC_ENDPOINTS = {
     "owner_connect.start",
     "owner_connect.add",
     "owner_connect.bluesky",
+    # Stripe's webhook: its signature is the check (tests/billing/test_webhook_http.py).
+    "billing.webhook",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.

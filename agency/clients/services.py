@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from agency.audit.services import Action, record
 from agency.auth.services import ServiceError
 from agency.extensions import db
+from billing.hooks import client_changed as billing_client_changed
 from tenants.models import Membership
 
 from .models import Client, ClientAssignment, Contact
@@ -107,6 +108,7 @@ def create_client(values: dict) -> Client:
     db.session.add(client)
     db.session.flush()
     record(Action.CLIENT_CREATED, client, details={"name": client.name})
+    billing_client_changed(client)  # billing: the subscription counts active clients
     return client
 
 
@@ -134,6 +136,7 @@ def archive_client(client: Client) -> None:
     if client.archived_at is None:
         client.archived_at = datetime.now(UTC)
         record(Action.CLIENT_ARCHIVED, client, details={"name": client.name})
+        billing_client_changed(client)  # billing: the subscription counts active clients
 
 
 def restore_client(client: Client) -> None:
@@ -141,6 +144,7 @@ def restore_client(client: Client) -> None:
     if client.archived_at is not None:
         client.archived_at = None
         record(Action.CLIENT_RESTORED, client, details={"name": client.name})
+        billing_client_changed(client)  # billing: the subscription counts active clients
 
 
 def set_assigned_staff(client: Client, membership_ids: list[uuid.UUID]) -> None:

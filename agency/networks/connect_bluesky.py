@@ -28,6 +28,7 @@ from .bluesky_session import Session, Xrpc, XrpcError
 from .bluesky_text import is_handle
 from .credentials import seal
 from .models import AccountStatus, SocialAccount
+from .services import check_room
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def connect_account(client: Client, handle: str, app_password: str,
     display_name = _display_name(credentials, handle)
     reconnected = account is not None
     if account is None:
+        check_room(client)
         account = SocialAccount(client_id=client.id, network=NETWORK)
         db.session.add(account)
     was_expired = reconnected and account.status != AccountStatus.CONNECTED

@@ -42,6 +42,7 @@ from .base import AuthExpiredError, NetworkError, PermanentError
 from .credentials import CredentialsUnreadable, seal, unseal
 from .mastodon import DEFAULT_MAX_CHARACTERS, DEFAULT_VISIBILITY, VISIBILITIES, MastodonAPI
 from .models import AccountStatus, SocialAccount
+from .services import check_room
 
 NETWORK = "mastodon"
 SCOPES = "read write:statuses write:media"
@@ -308,6 +309,7 @@ def _save(client: Client, instance_url: str, account: dict, domain: str, max_cha
         and str((a.settings or {}).get("account_id")) == account_id), None)
 
     if existing is None:
+        check_room(client)
         saved = SocialAccount(client_id=client.id, network=NETWORK, display_name=display_name,
                               handle=handle[:120], settings=settings,
                               credentials=seal(credentials), status=AccountStatus.CONNECTED)

@@ -15,6 +15,7 @@ from agency.publishing.services import account_reconnected
 from .credentials import seal
 from .models import AccountStatus, SocialAccount
 from .oauth import Choice
+from .services import check_room
 
 
 def add_choices(client: Client, network: str, chosen: list[Choice], *, via: str = "oauth",
@@ -39,6 +40,7 @@ def add_choices(client: Client, network: str, chosen: list[Choice], *, via: str 
                     "connected_via": "oauth"}
         account = existing.get(choice.external_id)
         if account is None:
+            check_room(client)
             account = SocialAccount(client_id=client.id, network=network,
                                     display_name=choice.display_name[:120],
                                     handle=choice.handle[:120], settings=settings,

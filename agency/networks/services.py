@@ -1,5 +1,5 @@
-"""Social account writes. Real OAuth connections arrive with the network adapters; for now
-accounts are added by hand (the built-in sandbox network publishes inside Relais)."""
+"""Social account writes: the sandbox added by hand, and the plan's room for one more
+account (the networks' own connect flows add theirs and call ``check_room`` first)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ from agency.clients.models import Client
 from agency.extensions import db
 
 from .models import AccountStatus, SocialAccount
+
+
+def check_room(client: Client) -> None:
+    """``ServiceError`` when the client's plan has no room for another account."""
+    from sqlalchemy import func, select
+
+    from billing.limits import check_accounts
+
+    connected = db.session.scalar(select(func.count()).select_from(SocialAccount).where(
+        SocialAccount.client_id == client.id))
+    check_accounts(client, connected or 0)
 
 ADDABLE_BY_HAND = ("sandbox",)
 
@@ -24,6 +35,7 @@ def add_account(client: Client, network: str, display_name: str, handle: str = "
     if not display_name or len(display_name) > 120:
         raise ServiceError(_("Give the account a name (120 characters at most)."),
                            field="display_name")
+    check_room(client)
     account = SocialAccount(client_id=client.id, network=network, display_name=display_name,
                             handle=handle.strip()[:120], status=AccountStatus.CONNECTED)
     db.session.add(account)

@@ -119,6 +119,43 @@ def account_reconnected(account: SocialAccount, *, now: datetime | None = None) 
     return len(held)
 
 
+def hold_client_billing(client) -> int:
+    """The client's billing is not in good standing: hold its waiting publications (not
+    fail them: nothing is lost, they resume when payment succeeds). Those already held
+    for their account are held for billing instead, since billing must be settled first;
+    ``resume_client_billing`` gives them back to their account. Idempotent. Returns how
+    many were held."""
+    result = db.session.execute(
+        update(Publication).where(
+            Publication.client_id == client.id,
+            Publication.state.in_((P.SCHEDULED, P.RETRYING))
+            | ((Publication.state == P.HELD) & (Publication.held_reason == HoldReason.ACCOUNT)))
+        .values(state=P.HELD, held_reason=HoldReason.BILLING)
+        .execution_options(synchronize_session=False))
+    db.session.flush()
+    return result.rowcount
+
+
+def resume_client_billing(client, *, now: datetime | None = None) -> int:
+    """The client's billing is in good standing again: what billing held resumes (due
+    now if its time has passed), except on an account whose connection no longer works,
+    which stays held for its account. Idempotent. Returns how many resumed."""
+    now = now or datetime.now(UTC)
+    held = list(db.session.scalars(select(Publication).where(
+        Publication.client_id == client.id, Publication.state == P.HELD,
+        Publication.held_reason == HoldReason.BILLING)))
+    resumed = 0
+    for publication in held:
+        if publication.account.status != AccountStatus.CONNECTED:
+            publication.held_reason = HoldReason.ACCOUNT
+            continue
+        publication.state, publication.held_reason = P.SCHEDULED, ""
+        publication.due_at = max(_utc(publication.scheduled_at), now)
+        resumed += 1
+    db.session.flush()
+    return resumed
+
+
 def retry(publication: Publication, *, now: datetime | None = None) -> None:
     """The agency asks for another try of a failed publication, or of one whose outcome
     could not be settled (after checking it is not on the network)."""
