@@ -130,21 +130,25 @@ def _claim_without_rls(now: datetime, requeue_before: datetime, limit: int) -> l
 def enqueue(claimed: list[Claimed]) -> None:
     """Hand claimed work to the workers, in groups (``group``), under deterministic job
     ids. Work claimed again because it waited long (a backlog, not a loss) is not
-    enqueued a second time while the same job still waits in the queue; a duplicate
-    would be harmless (a publication is only sent from ``queued``), only wasted."""
+    enqueued a second time while the same job still waits in the queue's list; a
+    duplicate would be harmless (a publication is only sent from ``queued``), only
+    wasted."""
     if not claimed:
         return
-    from rq.job import Job as RQJob
-    from rq.job import JobStatus
-
     from . import jobs
 
     config = current_app.config
     work = group(claimed, config["PUBLISH_JOB_SIZE"])
     publish_queue = queue(PUBLISH_QUEUE)
-    existing = RQJob.fetch_many([job.id for job in work], connection=publish_queue.connection)
-    waiting = {job.id for job in existing
-               if job is not None and job.get_status(refresh=False) == JobStatus.QUEUED}
+    # Waiting means in the queue's list, not a job hash saying "queued": a worker killed
+    # between taking a job off the list and marking it started leaves such a hash behind,
+    # and trusting it would never hand that work out again.
+    with publish_queue.connection.pipeline(transaction=False) as pipe:
+        for job in work:
+            pipe.lpos(publish_queue.key, job.id)
+        positions = pipe.execute()
+    waiting = {job.id for job, position in zip(work, positions, strict=True)
+               if position is not None}
     lease = config["PUBLISH_LEASE_SECONDS"]
     with publish_queue.connection.pipeline() as pipe:
         for job in work:

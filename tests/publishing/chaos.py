@@ -401,8 +401,9 @@ def drop_redis_state(redis_url: str, prefix: str, queue_names: tuple[str, ...],
     """Remove what the fleet left in Redis and nothing else: keys under its prefix
     (budgets, pauses, outbox), RQ's keys of its queues (they are named under the prefix),
     of its workers (registered on those queues) and of its jobs (named after our
-    publications). RQ's global ``rq:clean_groups`` lock, which any worker sets, expires by
-    itself. Returns how many keys went."""
+    publications, or groups of them taken from our queues). RQ's global
+    ``rq:clean_groups`` lock, which any worker sets, expires by itself. Returns how many
+    keys went."""
     r = redis.Redis.from_url(redis_url)
     queues = [prefix + name for name in queue_names]
     doomed: set[bytes] = set()
@@ -413,10 +414,16 @@ def drop_redis_state(redis_url: str, prefix: str, queue_names: tuple[str, ...],
             r.srem("rq:workers", worker_key)
         r.srem("rq:queues", f"rq:queue:{name}")
     ours = {str(p) for p in publication_ids}
+    # A job named after a group (publish-batch-<digest>) names no publication: it is
+    # ours when its origin is one of our queues.
+    groups = {key.decode().removeprefix("rq:job:")
+              for key in r.scan_iter(match="rq:job:publish-batch-*", count=1000)
+              if (r.hget(key, "origin") or b"").decode() in queues}
     for key in r.scan_iter(match="rq:*", count=1000):
         decoded = key.decode(errors="replace")
         match = _JOB.search(decoded)
-        if (match and match.group(1) in ours) or prefix in decoded:
+        if ((match and match.group(1) in ours) or prefix in decoded
+                or any(group in decoded for group in groups)):
             doomed.add(key)
     doomed.update(r.scan_iter(match=_glob_escape(prefix) + "*", count=1000))
     for key in doomed:

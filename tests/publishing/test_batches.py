@@ -272,3 +272,22 @@ def test_renewed_credentials_are_kept_even_when_the_publication_was_settled_mean
     monkeypatch.setattr(engine, "adapter_for", lambda network: RenewThenLose())
     assert engine.publish_many(agency_id, [publication_id]) == {publication_id: "skipped"}
     assert _stored_token(db, approved) == "new"
+
+
+def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_handed_out_again(app, db):
+    agency = uuid.uuid4()
+    claimed = [Claimed(agency, p, False) for p in ids(2)]
+    with app.app_context():
+        publish_queue = queue(PUBLISH_QUEUE)
+        connection = get_redis()
+        try:
+            dispatch.enqueue(claimed)
+            [job_id] = publish_queue.job_ids
+            # The worker popped it, then died before marking it started: its hash still
+            # says "queued", but it is no longer in the list.
+            connection.lrem(publish_queue.key, 0, job_id)
+            assert RQJob.fetch(job_id, connection=connection).get_status() == "queued"
+            dispatch.enqueue(claimed)  # claimed again after PUBLISH_REQUEUE_SECONDS
+            assert publish_queue.job_ids == [job_id]
+        finally:
+            Queue(publish_queue.name, connection=connection).delete(delete_jobs=True)
