@@ -55,7 +55,6 @@ and ``insights``) and ``requests`` (what it was asked) are there to assert on.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import itertools
@@ -71,16 +70,13 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from .instagram_oauth import FakeInstagramOAuth
+from .instagram_reads import FakeInstagramReads
 from .server import LoopbackServer
 
 APP_ID = "1234567890"
 APP_SECRET = "fake-app-secret"
 PLACE_ID = "110774245616525"  # a Facebook Page of a place, usable as location_id
-METRICS = {"views", "reach", "likes", "comments", "shares", "saved", "total_interactions",
-           "follows", "profile_visits", "profile_activity", "ig_reels_avg_watch_time"}
-GONE_METRICS = {"impressions", "plays", "video_views", "clips_replays_count"}
-
-
 @dataclass
 class FakeAccount:
     id: str
@@ -116,7 +112,7 @@ class _Failure:
                 and self.fields in (request.args.get("fields") or ""))
 
 
-class FakeInstagram(LoopbackServer):
+class FakeInstagram(FakeInstagramOAuth, FakeInstagramReads, LoopbackServer):
     def __init__(self, *, seed: int = 0, p_5xx: float = 0.0, p_429: float = 0.0,
                  p_store_then_hang: float = 0.0, hang_seconds: float = 5.0,
                  regain_minutes: int = 2, page_size: int = 25):
@@ -164,13 +160,6 @@ class FakeInstagram(LoopbackServer):
             token = "EAAUser" + secrets.token_hex(8)
             self.user_pages[token] = [p.id for p in pages]
             return token
-
-    def issue_code(self, user_token: str, redirect_uri: str) -> str:
-        """What Facebook's dialog sends back after the person approved."""
-        with self._lock:
-            code = "AQ" + secrets.token_hex(12)
-            self.codes[code] = {"user": user_token, "redirect_uri": redirect_uri}
-            return code
 
     def revoke_token(self, token: str) -> None:
         with self._lock:
@@ -357,56 +346,6 @@ class FakeInstagram(LoopbackServer):
             return self._insights(media, request)
         return self._unsupported("/".join(parts), method)
 
-    # --- sign-in and pages ----------------------------------------------------------------
-
-    def _access_token(self, request: Request) -> Response:
-        args = request.args
-        if args.get("client_id") != self.app_id or args.get("client_secret") != self.app_secret:
-            return self._error(400, 101, "Error validating application. Invalid application ID.")
-        if args.get("grant_type") == "fb_exchange_token":
-            short = args.get("fb_exchange_token", "")
-            if short not in self.user_pages or short in self.revoked:
-                return self._invalid_token()
-            return self._json({"access_token": short, "token_type": "bearer",
-                               "expires_in": 5_183_944})
-        grant = self.codes.pop(args.get("code", ""), None)
-        if grant is None:
-            return self._error(400, 100, "This authorization code has been used.",
-                               subcode=36009)
-        if grant["redirect_uri"] != args.get("redirect_uri"):
-            return self._error(400, 100, "Error validating verification code. Please make "
-                               "sure your redirect_uri is identical to the one you used in "
-                               "the OAuth dialog request", subcode=36008)
-        return self._json({"access_token": grant["user"], "token_type": "bearer",
-                           "expires_in": 5_183_944})
-
-    def _accounts(self, request: Request, token: str) -> Response:
-        if token not in self.user_pages:
-            return self._error(400, 100, "(#100) Tried accessing nonexisting field "
-                               "(accounts) on node type (Page)", kind="GraphMethodException")
-        ids = self.user_pages[token]
-        limit = min(int(request.args.get("limit") or 25), self.page_size)
-        after = request.args.get("after")
-        start = int(base64.urlsafe_b64decode(after).decode()) if after else 0
-        chunk = ids[start:start + limit]
-        wanted = request.args.get("fields", "")
-        data = []
-        for page in (self.pages[i] for i in chunk):
-            row: dict[str, Any] = {"id": page.id, "name": page.name,
-                                   "access_token": page.token, "tasks": page.tasks}
-            if page.instagram is not None and "instagram_business_account" in wanted:
-                ig = page.instagram
-                row["instagram_business_account"] = {"id": ig.id, "username": ig.username,
-                                                     "name": ig.name}
-            data.append(row)
-        cursor = lambda n: base64.urlsafe_b64encode(str(n).encode()).decode()  # noqa: E731
-        paging: dict[str, Any] = {"cursors": {"before": cursor(start),
-                                              "after": cursor(start + len(chunk))}}
-        if start + len(chunk) < len(ids):
-            paging["next"] = (f"{self.url}/v21.0/me/accounts?access_token={token}&limit={limit}"
-                              f"&after={cursor(start + len(chunk))}")
-        return self._json({"data": data, "paging": paging})
-
     def _account(self, ig_id: str) -> FakeAccount | None:
         return next((p.instagram for p in self.pages.values()
                      if p.instagram is not None and p.instagram.id == ig_id), None)
@@ -524,35 +463,6 @@ class FakeInstagram(LoopbackServer):
                  "comments": [], "insights": {}, "like_count": 0}
         self.media.append(media)
         return self._json({"id": media["id"]})
-
-    def _list(self, account: FakeAccount) -> Response:
-        rows = [m for m in reversed(self.media) if m["ig_user"] == account.id]
-        return self._json({"data": [
-            {"id": m["id"], "timestamp": m["timestamp"], "permalink": m["permalink"],
-             **({"caption": m["caption"]} if m["caption"] else {})} for m in rows]})
-
-    def _media_fields(self, media: dict, request: Request) -> dict:
-        known = {"id": media["id"], "permalink": media["permalink"],
-                 "timestamp": media["timestamp"], "media_type": media["media_type"],
-                 "like_count": media["like_count"], "comments_count": len(media["comments"]),
-                 **({"caption": media["caption"]} if media["caption"] else {})}
-        fields = (request.args.get("fields") or "id").split(",")
-        return {name: known[name] for name in fields if name in known} | {"id": media["id"]}
-
-    def _insights(self, media: dict, request: Request) -> Response:
-        names = [n for n in request.args.get("metric", "").split(",") if n]
-        for index, name in enumerate(names):
-            if name in GONE_METRICS or name not in METRICS:
-                return self._error(400, 100, f"(#100) metric[{index}] must be one of the "
-                                   f"following values: {', '.join(sorted(METRICS))}")
-        if self.insights_refused:
-            return self._error(400, 10, "(#10) Not enough viewers for the media to show "
-                               "insights")
-        return self._json({"data": [
-            {"name": name, "period": "lifetime",
-             "values": [{"value": media["insights"].get(name, 0)}],
-             "title": name.replace("_", " ").title(), "description": "",
-             "id": f"{media['id']}/insights/{name}/lifetime"} for name in names]})
 
 
 @pytest.fixture

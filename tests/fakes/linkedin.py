@@ -61,19 +61,19 @@ from werkzeug.wrappers import Request, Response
 
 from agency.networks.base import Outgoing, OutgoingMedia
 
+from .linkedin_oauth import ACCESS_TTL as ACCESS_TTL  # the tests read them here
+from .linkedin_oauth import ALL_SCOPES as ALL_SCOPES
+from .linkedin_oauth import REFRESH_TTL as REFRESH_TTL
+from .linkedin_oauth import FakeLinkedInOAuth
+from .linkedin_reads import FakeLinkedInReads
+from .linkedin_text import shown
 from .server import LoopbackServer
 
 CLIENT_ID = "78fakeclientid"
 CLIENT_SECRET = "fake-linkedin-secret"
 VERSION = "202410"
-DAY = 24 * 3600
-ACCESS_TTL = 60 * DAY
-REFRESH_TTL = 365 * DAY
-ALL_SCOPES = ("openid", "profile", "w_member_social", "w_organization_social",
-              "r_organization_social", "rw_organization_admin")
 POSTING_ROLES = {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
 READING_ROLES = POSTING_ROLES | {"ANALYST"}
-RESERVED = set("\\|{}@[]()<>#*_~")
 THROTTLED = "Resource level throttle limit for calls to this resource is reached."
 
 
@@ -105,34 +105,7 @@ class _Failure:
     method: str
 
 
-def shown(little: str) -> str:
-    """What LinkedIn shows for a little-format commentary: escapes undone, hashtag
-    templates as hashtags, cut at the first reserved character that is not markup."""
-    out, i = [], 0
-    while i < len(little):
-        c = little[i]
-        if c == "\\" and i + 1 < len(little):
-            out.append(little[i + 1])
-            i += 2
-            continue
-        tag = re.match(r"\{hashtag\|\\#\|((?:\\.|[^\\}])*)\}", little[i:])
-        if tag:
-            out.append("#" + re.sub(r"\\(.)", r"\1", tag.group(1)))
-            i += tag.end()
-            continue
-        mention = re.match(r"@\[([^\]]*)\]\((urn:li:[a-z]+:[^)]+)\)", little[i:])
-        if mention:
-            out.append(mention.group(1))
-            i += mention.end()
-            continue
-        if c in RESERVED:
-            break  # LinkedIn stops here without a word
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-class FakeLinkedIn(LoopbackServer):
+class FakeLinkedIn(FakeLinkedInOAuth, FakeLinkedInReads, LoopbackServer):
     def __init__(self, *, seed: int = 0, p_5xx: float = 0.0, p_429: float = 0.0,
                  p_store_then_hang: float = 0.0, hang_seconds: float = 5.0):
         self._stopping = threading.Event()
@@ -175,36 +148,6 @@ class FakeLinkedIn(LoopbackServer):
                                             {m.sub: r for m, r in (roles or {}).items()})
             self.organizations[organization.id] = organization
             return organization
-
-    def grant(self, member: FakeMember, scopes: tuple[str, ...] = ALL_SCOPES) -> dict:
-        """A token answer, as the exchange of an approved code gives it."""
-        with self._lock:
-            return self._grant(member.sub, scopes, REFRESH_TTL if self.refresh_tokens else None)
-
-    def _grant(self, sub: str, scopes, refresh_ttl: float | None,
-               refresh_token: str | None = None) -> dict:
-        now = self.now()
-        access_ttl = ACCESS_TTL if refresh_ttl is None else min(ACCESS_TTL, refresh_ttl)
-        token = "AQV" + secrets.token_urlsafe(24)
-        self.tokens[token] = {"sub": sub, "scopes": set(scopes), "expires_at": now + access_ttl}
-        answer = {"access_token": token, "expires_in": int(access_ttl),
-                  "scope": ",".join(scopes)}
-        if refresh_ttl is not None:
-            refresh_token = refresh_token or "AQX" + secrets.token_urlsafe(24)
-            self.refreshes.setdefault(refresh_token, {"sub": sub, "scopes": set(scopes),
-                                                      "expires_at": now + refresh_ttl})
-            answer |= {"refresh_token": refresh_token,
-                       "refresh_token_expires_in": int(refresh_ttl)}
-        return answer
-
-    def issue_code(self, member: FakeMember, redirect_uri: str,
-                   scopes: tuple[str, ...] = ALL_SCOPES) -> str:
-        """What the authorization page would send back after the member approved."""
-        with self._lock:
-            code = "AQT" + secrets.token_urlsafe(12)
-            self.codes[code] = {"sub": member.sub, "redirect_uri": redirect_uri,
-                                "scopes": scopes}
-            return code
 
     def revoke_token(self, token: str) -> None:
         with self._lock:
@@ -389,33 +332,6 @@ class FakeLinkedIn(LoopbackServer):
             return self._statistics(grant, args)
         return self._error(404, f"No resource found for {'/'.join(parts)}", "NOT_FOUND")
 
-    def _access_token(self, request: Request) -> Response:
-        form = request.form
-        if (form.get("client_id"), form.get("client_secret")) != (self.client_id,
-                                                                   self.client_secret):
-            return self._oauth_error(401, "invalid_client", "Client authentication failed")
-        if form.get("grant_type") == "refresh_token":
-            refresh = self.refreshes.get(form.get("refresh_token", ""))
-            if refresh is None or refresh["expires_at"] <= self.now() \
-                    or form.get("refresh_token") in self.revoked:
-                return self._oauth_error(400, "invalid_request", "The provided authorization "
-                                         "grant or refresh token is invalid, expired or revoked")
-            remaining = refresh["expires_at"] - self.now()  # the TTL is not extended
-            return self._json(self._grant(refresh["sub"], refresh["scopes"], remaining,
-                                          form["refresh_token"]))
-        if form.get("grant_type") != "authorization_code":
-            return self._oauth_error(400, "unsupported_grant_type", "Unsupported grant type")
-        code = self.codes.pop(form.get("code", ""), None)
-        if code is None:
-            return self._oauth_error(400, "invalid_request", "Unable to retrieve access token: "
-                                     "authorization code not found")
-        if code["redirect_uri"] != form.get("redirect_uri"):
-            return self._oauth_error(400, "invalid_redirect_uri", "Unable to retrieve access "
-                                     "token: appid/redirect uri/code verifier does not match "
-                                     "authorization code. Or authorization code expired.")
-        return self._json(self._grant(code["sub"], code["scopes"],
-                                      REFRESH_TTL if self.refresh_tokens else None))
-
     def _acls(self, grant: dict, args) -> Response:
         if args.get("q") != "roleAssignee":
             return self._error(400, "Unsupported finder", "BAD_REQUEST")
@@ -513,23 +429,6 @@ class FakeLinkedIn(LoopbackServer):
                            "stats": {}})
         return Response(status=201, headers={"x-restli-id": urn})
 
-    def _find_posts(self, grant: dict, args) -> Response:
-        author = args.get("author", "")
-        if not self._may(grant, author, write=False):
-            return self._denied("partnerApiPostsExternal", "FINDER")
-        count = int(args.get("count", 10))
-        if count > 100:
-            return self._error(400, "count must be at most 100", "INVALID_VALUE_FOR_FIELD")
-        mine = [p for p in reversed(self.posts) if p["author"] == author][:count]
-        return self._json({"paging": {"start": 0, "count": count, "links": []}, "elements": [
-            {"id": p["id"], "author": p["author"], "commentary": p["commentary"],
-             "visibility": p["body"]["visibility"], "lifecycleState": p["body"]["lifecycleState"],
-             "distribution": p["body"]["distribution"], "createdAt": p["createdAt"],
-             "publishedAt": p["createdAt"], "lastModifiedAt": p["createdAt"],
-             "isReshareDisabledByAuthor": False,
-             **({"content": p["content"]} if p["content"] else {})}
-            for p in mine]})
-
     def _comment(self, grant: dict, post_urn: str, body: dict) -> Response:
         post = next((p for p in self.posts if p["id"] == post_urn), None)
         if post is None:
@@ -548,42 +447,6 @@ class FakeLinkedIn(LoopbackServer):
                            "id": comment_id, "$URN": urn,
                            "created": {"actor": actor, "time": int(self.now() * 1000)}},
                           201, {"x-restli-id": urn})
-
-    def _social_actions(self, grant: dict, post_urn: str) -> Response:
-        post = next((p for p in self.posts if p["id"] == post_urn), None)
-        if post is None:
-            return self._error(404, "Could not find entity", "NOT_FOUND")
-        if not self._may(grant, post["author"], write=False):
-            return self._denied("socialActions", "GET")
-        comments = len(post["comments"])
-        return self._json({"target": post_urn, "likesSummary": {
-            "totalLikes": post["likes"], "aggregatedTotalLikes": post["likes"],
-            "likedByCurrentUser": False, "selectedLikes": []},
-            "commentsSummary": {"totalFirstLevelComments": comments,
-                                "aggregatedTotalComments": comments, "selectedComments": []}})
-
-    def _statistics(self, grant: dict, args) -> Response:
-        entity = args.get("organizationalEntity", "")
-        organization = self.organizations.get(entity.rsplit(":", 1)[-1])
-        if args.get("q") != "organizationalEntity" or organization is None:
-            return self._error(400, "organizationalEntity is required", "MISSING_FIELD")
-        if organization.roles.get(grant["sub"]) != "ADMINISTRATOR" \
-                or "rw_organization_admin" not in grant["scopes"]:
-            return self._denied("organizationalEntityShareStatistics", "FINDER")
-        elements = []
-        for key, field_name in (("shares", "share"), ("ugcPosts", "ugcPost")):
-            raw = args.get(key, "")
-            for urn in (raw[5:-1].split(",") if raw.startswith("List(") else []):
-                post = next((p for p in self.posts if p["id"] == urn), None)
-                if post is None or post["author"] != organization.urn:
-                    continue
-                stats = {"uniqueImpressionsCount": 0, "shareCount": 0, "engagement": 0.0,
-                         "clickCount": 0, "likeCount": post["likes"], "impressionCount": 0,
-                         "commentCount": len(post["comments"]), **post["stats"]}
-                elements.append({"organizationalEntity": organization.urn, field_name: urn,
-                                 "totalShareStatistics": stats})
-        return self._json({"paging": {"start": 0, "count": 10, "links": []},
-                           "elements": elements})
 
 
 # --- what the tests publish --------------------------------------------------------------

@@ -14,7 +14,7 @@ from agency.networks.linkedin import LinkedInNetwork
 from agency.networks.linkedin_text import commentary, plain
 from agency.networks.registry import adapter_for
 from tests.fakes.linkedin import PNG, FakeLinkedIn, fake_linkedin, outgoing, photo  # noqa: F401
-from tests.fakes.linkedin import shown as linkedin_shows
+from tests.fakes.linkedin_text import shown as linkedin_shows
 
 TEXT = "Bonjour, le pain est chaud !"
 

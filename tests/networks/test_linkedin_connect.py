@@ -23,7 +23,8 @@ from agency.publishing.models import Publication, PublicationState
 from tenants.context import tenant_scope
 from tests.clients.helpers import reduce_world
 from tests.factories import login, make_world
-from tests.fakes.linkedin import ALL_SCOPES, DAY, FakeLinkedIn, fake_linkedin  # noqa: F401
+from tests.fakes.linkedin import ALL_SCOPES, FakeLinkedIn, fake_linkedin  # noqa: F401
+from tests.fakes.linkedin_oauth import DAY
 from tests.publishing.conftest import just_due, run_due
 
 CALLBACK = "http://relais.test/networks/oauth/linkedin/callback"

@@ -25,11 +25,11 @@ from tenants.context import tenant_scope
 from tests.factories import make_world
 from tests.fakes.linkedin import (  # noqa: F401 (fixture)
     ACCESS_TTL,
-    DAY,
     REFRESH_TTL,
     FakeLinkedIn,
     fake_linkedin,
 )
+from tests.fakes.linkedin_oauth import DAY
 
 
 @pytest.fixture
