@@ -26,7 +26,7 @@ from agency.networks.owner_link import LINK_MAX_AGE, Refused
 from tenants.context import tenant_scope
 from tests.factories import login
 from tests.fakes.facebook import fake_facebook  # noqa: F401 (fixture)
-from tests.networks.test_owner_connect import (
+from tests.networks.owner_support import (
     audit,
     email_of,
     expired_facebook_account,
