@@ -59,6 +59,22 @@ def test_a_retry_continues_from_the_saved_progress(app, db, two_steps):
     assert approved.publications(db)[0].external_id == "c-1-post"
 
 
+def _surface_unknown(monkeypatch) -> list[OutcomeUnknown]:
+    """Run the adapter as the engine would, but keep what it raised as "unknown" (the
+    engine would record it) for the test to read."""
+    raised: list[OutcomeUnknown] = []
+
+    def send(adapter, outgoing, publication_id, account_id):
+        try:
+            return adapter.publish(outgoing)
+        except OutcomeUnknown as error:
+            raised.append(error)
+            return "stopped"
+
+    monkeypatch.setattr(engine, "_send", send)
+    return raised
+
+
 def test_a_checkpoint_after_the_lease_ran_out_stops_the_attempt(app, db, two_steps,
                                                                monkeypatch):
     approved = approve_post(app, db)
@@ -73,17 +89,8 @@ def test_a_checkpoint_after_the_lease_ran_out_stops_the_attempt(app, db, two_ste
                     Publication.id == publication.id).values(state=P.UNKNOWN))
                 db.session.commit()
 
-    raised = []
-
-    def send(adapter, outgoing, publication_id, account_id):
-        try:
-            return adapter.publish(outgoing)
-        except OutcomeUnknown as error:
-            raised.append(error)
-            return "stopped"
-
+    raised = _surface_unknown(monkeypatch)
     monkeypatch.setattr(engine, "crash_hook", lease_lost)
-    monkeypatch.setattr(engine, "_send", send)
     assert run_due(app) == [("publish", "stopped")]
     assert raised and "ran out of time" in raised[0].reason
     publication = approved.publications(db)[0]
@@ -106,17 +113,8 @@ def test_an_older_attempts_checkpoint_is_refused_once_a_newer_one_runs(app, db, 
                         attempts=Publication.attempts + 1))
                 db.session.commit()
 
-    raised = []
-
-    def send(adapter, outgoing, publication_id, account_id):
-        try:
-            return adapter.publish(outgoing)
-        except OutcomeUnknown as error:
-            raised.append(error)
-            return "stopped"
-
+    raised = _surface_unknown(monkeypatch)
     monkeypatch.setattr(engine, "crash_hook", overtaken)
-    monkeypatch.setattr(engine, "_send", send)
     assert run_due(app) == [("publish", "stopped")]
     publication = approved.publications(db)[0]
     assert raised and publication.state == P.SENDING and publication.progress == {}
