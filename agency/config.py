@@ -151,6 +151,10 @@ def load(instance_path: str) -> dict:
         "STRIPE_API_KEY": os.environ.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Where Stripe's hosted pages live: the billing page's forms end there (Checkout,
+        # the Customer Portal), so its CSP's form-action names them. Space-separated.
+        "STRIPE_HOSTED_ORIGINS": os.environ.get(
+            "STRIPE_HOSTED_ORIGINS", "https://checkout.stripe.com https://billing.stripe.com"),
         # Billing (billing/): each plan's Stripe Price (a monthly price in euros); the
         # days a past-due subscription keeps publishing before the agency's work is held;
         # the free trial from signup, without a card.

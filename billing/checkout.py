@@ -47,6 +47,36 @@ def _reusable(url: str, expires_at: datetime | None, now: datetime) -> bool:
     return bool(url) and expires_at is not None and _utc(expires_at) - REUSE_MARGIN > now
 
 
+def remember(target: BillingAccount | ClientBilling, session: dict) -> None:
+    """Keep the open Checkout's link, expiry and id on the account or workspace."""
+    target.checkout_url = session.get("url") or ""
+    target.checkout_expires_at = _when(session.get("expires_at"))
+    target.checkout_session_id = session.get("id") or ""
+
+
+def forget(target: BillingAccount | ClientBilling) -> None:
+    """The Checkout was used, expired or is no longer wanted."""
+    target.checkout_url, target.checkout_expires_at, target.checkout_session_id = "", None, ""
+
+
+def withdraw_client_link(client: Client, row: ClientBilling) -> None:
+    """Expire the workspace's open pay-for-yourself Checkout at Stripe, so the SME can no
+    longer subscribe from an old e-mail once the agency pays again. Refused when the SME
+    has just paid through it (its subscription is on its way by webhook). The caller
+    changes the payer and commits; on ``BillingUnavailable`` nothing was changed."""
+    if not row.checkout_session_id:
+        return
+    session = gateway.expire_checkout_session(
+        row.checkout_session_id,
+        idempotency_key(current_agency_id(), f"client-{client.id.hex}-expire",
+                        row.checkout_session_id))
+    if session.get("status") == "complete":
+        raise ServiceError(_("%(client)s has just paid through its link: its own "
+                             "subscription is being set up, so the agency cannot take the "
+                             "workspace back now.", client=client.name))
+    forget(row)
+
+
 def has_live_subscription(account: BillingAccount) -> bool:
     return bool(account.stripe_subscription_id) and account.subscription_status not in ENDED
 
@@ -102,8 +132,7 @@ def start_subscription(seq: int, *, success_url: str, cancel_url: str,
               "subscription_data": subscription_data}
     session = gateway.create_checkout_session(
         params, idempotency_key(current_agency_id(), "checkout", seq))
-    account.checkout_url = session["url"] or ""
-    account.checkout_expires_at = _when(session.get("expires_at"))
+    remember(account, session)
     db.session.flush()
     return account.checkout_url
 
@@ -156,7 +185,6 @@ def client_pays(client: Client, seq: int, *, success_url: str, cancel_url: str,
     session = gateway.create_checkout_session(
         params, idempotency_key(agency, f"client-{client.id.hex}-checkout", seq))
     row.payer = Payer.CLIENT
-    row.checkout_url = session["url"] or ""
-    row.checkout_expires_at = _when(session.get("expires_at"))
+    remember(row, session)
     db.session.flush()
     return row

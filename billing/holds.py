@@ -10,9 +10,10 @@ webhook. It returns the transitions, for the e-mails.
 A publication created while its workspace is held is held from the start, and one that
 becomes due again through the ORM (an account reconnected, a person's retry) is held
 too: the ``before_flush`` hook below sees them whoever writes them (the publishing
-services know nothing of billing). Work that was in a worker's hands when the hold began
-finishes; if it comes back as ``retrying`` (through the engine's own UPDATE, which no
-hook sees), the periodic check holds it.
+services know nothing of billing). Work queued for a worker is held as well (its job
+then finds it no longer queued); only a publication being sent when the hold begins
+finishes, and if it comes back as ``retrying`` (through the engine's own UPDATE, which no
+hook sees), the periodic check holds it (within 15 minutes).
 """
 
 from __future__ import annotations

@@ -76,6 +76,9 @@ class BillingAccount(TenantMixin, db.Model):
     # The open Checkout (to subscribe), reused until it expires: two clicks must not
     # become two subscriptions.
     checkout_url: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    # The open Checkout behind ``checkout_url``: expired when it is no longer wanted.
+    checkout_session_id: Mapped[str] = mapped_column(String(255), default="",
+                                                     server_default="")
     checkout_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while the agency-paid workspaces' publishing is held for billing.
     held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -112,6 +115,9 @@ class ClientBilling(TenantMixin, db.Model):
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checkout_url: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    # The open Checkout behind ``checkout_url``: expired when it is no longer wanted.
+    checkout_session_id: Mapped[str] = mapped_column(String(255), default="",
+                                                     server_default="")
     checkout_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while this client-paid workspace's publishing is held for billing.
     held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

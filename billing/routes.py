@@ -14,14 +14,17 @@ import uuid
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 from sqlalchemy.exc import SQLAlchemyError
 
 from agency.access import can, client_for_view, require
 from agency.auth.services import ServiceError
-from agency.extensions import csrf, db
+from agency.extensions import csrf, db, talisman
+from agency.i18n import supported
 from tenants.roles import Permission
 
 from . import checkout, holds, plans, queries, services, sync, webhooks  # noqa: F401 - holds: its hook
+from .csp import BillingPagePolicy
 from .invite import send_checkout_link
 from .stripe_client import BillingUnavailable, enabled
 
@@ -54,6 +57,7 @@ def _refused(error: ServiceError):
 # --- the billing page --------------------------------------------------------------------
 
 @bp.get("/billing")
+@talisman(content_security_policy=BillingPagePolicy())
 @require(Permission.BILLING_MANAGE)
 def index():
     return render_template("billing/index.html", page=queries.page(), plans=plans.PLANS,
@@ -145,8 +149,11 @@ def client_pays(client_id: uuid.UUID):
     db.session.commit()
     try:
         row = checkout.client_pays(
-            client, seq, success_url=url_for("main.home", _external=True),
-            cancel_url=url_for("main.home", _external=True))
+            client, seq,
+            success_url=url_for("billing.owner_checkout_done", outcome="paid",
+                                lang=client.language, _external=True),
+            cancel_url=url_for("billing.owner_checkout_done", outcome="cancelled",
+                               lang=client.language, _external=True))
     except ServiceError as error:
         return _refused(error)
     sent = send_checkout_link(client, row.checkout_url)
@@ -163,6 +170,9 @@ def client_pays(client_id: uuid.UUID):
 def agency_pays(client_id: uuid.UUID):
     client = client_for_view(client_id)
     try:
+        row = services.agency_pays_allowed(client)
+        if enabled() and row is not None:
+            checkout.withdraw_client_link(client, row)  # the old link stops taking payments
         services.agency_pays(client)
     except ServiceError as error:
         return _refused(error)
@@ -170,6 +180,18 @@ def agency_pays(client_id: uuid.UUID):
     db.session.commit()
     flash(_("The agency pays for %(client)s again.", client=name), "success")
     return redirect(url_for("billing.index"), 303)
+
+
+@bp.get("/billing/owner/done")
+def owner_checkout_done():
+    """Where Stripe's Checkout sends the SME owner back: a page of thanks (or of a payment
+    not made), in the client's language. Public: the owner has no Relais account, and
+    the page shows nothing about anyone (what was paid is Stripe's to confirm, by
+    webhook)."""
+    g.force_locale = supported(request.args.get("lang")) or "fr"
+    refresh()
+    return render_template("billing/owner_done.html",
+                           paid=request.args.get("outcome") != "cancelled")
 
 
 # --- Stripe's webhook --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from agency.extensions import db
 
 from . import plans
 from .accounts import client_billing, ensure_account
+from .checkout import forget
 from .models import BillingAccount, ClientBilling, Payer
 from .sync import sync_after_commit
 
@@ -43,6 +44,18 @@ def client_changed(client: Client) -> None:
     row = client_billing(client.id)
     if row is not None and row.client_paid:
         return  # on its own subscription: the agency's does not move
+    quantities_changed()
+
+
+def client_created(client: Client, plan_key: str | None) -> None:
+    """A new workspace joins the agency's subscription on ``plan_key`` (default: the
+    default plan, which needs no row)."""
+    if plan_key is not None and not plans.is_plan(plan_key):
+        raise ServiceError(_("Choose one of the plans."), field="plan")
+    if plan_key is not None and plan_key != plans.DEFAULT_PLAN:
+        row = client_billing(client.id, create=True)
+        row.plan = plan_key
+        db.session.flush()
     quantities_changed()
 
 
@@ -76,19 +89,30 @@ def reserve_session() -> int:
     return account.session_seq
 
 
-def agency_pays(client: Client) -> ClientBilling:
-    """Back on the agency's subscription, once the workspace has no subscription of its
-    own running (the SME cancels it from its portal first). Idempotent."""
-    row = client_billing(client.id, create=True)
-    if row.payer == Payer.AGENCY:
-        return row
+def agency_pays_allowed(client: Client) -> ClientBilling | None:
+    """The workspace's billing row if it may go back to the agency's subscription (None:
+    it is there already). Refused while the SME's own subscription runs: the SME
+    cancels it from its portal first. Writes nothing."""
+    row = client_billing(client.id)
+    if row is None or row.payer == Payer.AGENCY:
+        return None
     if row.stripe_subscription_id and row.subscription_status not in ("canceled",
                                                                       "incomplete_expired"):
         raise ServiceError(_("%(client)s still has its own subscription. It must be "
                              "cancelled first (from the link in its invoices).",
                              client=client.name))
+    return row
+
+
+def agency_pays(client: Client) -> ClientBilling:
+    """Back on the agency's subscription. Idempotent. The caller withdraws an open
+    payment link first (``checkout.withdraw_client_link``: a Stripe call)."""
+    row = client_billing(client.id, create=True)
+    if agency_pays_allowed(client) is None:
+        return row
     was_paid = row.client_paid
-    row.payer, row.checkout_url, row.checkout_expires_at = Payer.AGENCY, "", None
+    row.payer = Payer.AGENCY
+    forget(row)
     row.stripe_subscription_id, row.subscription_status, row.held_at = None, "", None
     db.session.flush()
     record(BillingAction.AGENCY_PAYS, client)

@@ -158,5 +158,20 @@ def retrieve_checkout_session(session_id: str) -> dict:
     return _call(client().v1.checkout.sessions.retrieve, session_id)
 
 
+def expire_checkout_session(session_id: str, key: str) -> dict:
+    """Close an open Checkout so its link no longer takes a payment. A session that is
+    no longer open (paid, or expired already) is returned as it stands: Stripe refuses to
+    expire it, and the caller decides from its ``status``."""
+    try:
+        return client().v1.checkout.sessions.expire(session_id, None,
+                                                    options(key)).to_dict()
+    except stripe.InvalidRequestError as error:
+        if getattr(error, "http_status", None) == 404:
+            raise unavailable(error) from error
+        return retrieve_checkout_session(session_id)
+    except stripe.StripeError as error:
+        raise unavailable(error) from error
+
+
 def create_portal_session(params: dict, key: str) -> dict:
     return _call(client().v1.billing_portal.sessions.create, params, options(key))

@@ -38,6 +38,7 @@ from tenants.context import tenant_scope
 from . import lookup, notify, plans
 from . import stripe_client as gateway
 from .accounts import account_verdict, client_billing, client_verdict, ensure_account, grace
+from .checkout import forget
 from .holds import apply_holds
 from .models import BillingAccount, BillingInvoice, ClientBilling, Payer, StripeEvent
 from .services import quantities_changed
@@ -140,10 +141,7 @@ class Applier:
         if session.get("mode") != "subscription" or not subscription_id:
             return
         row = self._row()
-        if row is not None:
-            row.checkout_url, row.checkout_expires_at = "", None
-        else:
-            self.account.checkout_url, self.account.checkout_expires_at = "", None
+        forget(row if row is not None else self.account)
         self.refresh_subscription(subscription_id)
 
     # --- subscriptions --------------------------------------------------------------------
@@ -183,7 +181,7 @@ class Applier:
         account.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
         store_items(account, gateway.subscription_items(subscription))
         if adopted:
-            account.checkout_url, account.checkout_expires_at = "", None
+            forget(account)
             # Workspaces may have come and gone since the Checkout's quantities.
             quantities_changed()
 
@@ -205,7 +203,7 @@ class Applier:
         row.stripe_subscription_id = subscription["id"]
         _copy_status(row, subscription)
         if row.client_paid != was_client_paid:
-            row.checkout_url, row.checkout_expires_at = "", None
+            forget(row)
             client = db.session.scalars(select(Client).where(Client.id == row.client_id)).one()
             if client.archived_at is None:
                 quantities_changed()  # it leaves the agency's subscription

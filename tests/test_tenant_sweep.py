@@ -64,6 +64,9 @@ PUBLIC_ENDPOINTS = {
     "owner_connect.bluesky",
     # Stripe's webhook: its signature is the check (tests/billing/test_webhook_http.py).
     "billing.webhook",
+    # Where Stripe's Checkout sends an SME owner back: thanks, nothing about anyone
+    # (tests/billing/test_checkout.py).
+    "billing.owner_checkout_done",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.

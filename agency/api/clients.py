@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import abort, url_for
 from flask.views import MethodView
 
-from agency.access import current_membership, require
+from agency.access import can, current_membership, require
 from agency.clients import services
 from agency.extensions import db
 from tenants.roles import Permission
@@ -57,8 +57,15 @@ class Clients(MethodView):
     @bp.response(201, ClientSchema, headers=_LOCATION_HEADER)
     @documents(bp, 400, 401, 403, 413, 415)
     def post(self, data):
-        """Create a client workspace"""
-        client = services.create_client(data)
+        """Create a client workspace
+
+        With billing on, the workspace joins the agency's subscription at once (with
+        proration); the clients pages show that cost before confirming, the API does not.
+        """
+        plan = data.pop("plan", None)
+        if plan is not None and not can(Permission.BILLING_MANAGE):
+            abort(403)
+        client = services.create_client(data, plan=plan)
         db.session.commit()
         return client, {"Location": url_for("api.ClientItem", client_id=client.id,
                                             _external=True)}

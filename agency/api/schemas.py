@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from marshmallow import fields, validate
 
 from agency.clients.services import LANGUAGES, valid_timezone
+from billing.plans import PLANS
 from tenants.roles import Permission, Role
 
 DEFAULT_PER_PAGE = 20
@@ -100,6 +101,11 @@ class ClientCreateSchema(ma.Schema):
     brand_words_use = fields.String(load_default="")
     brand_words_avoid = fields.String(load_default="")
     brand_hashtags = fields.String(load_default="")
+    plan = fields.String(
+        validate=validate.OneOf([plan.key for plan in PLANS]),
+        metadata={"description": "The billing plan the workspace starts on (default "
+                                 "essentiel). Choosing one needs the right to manage "
+                                 "billing (owners and admins): others get 403."})
 
 
 class ClientUpdateSchema(ma.Schema):

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -187,6 +188,28 @@ class ContactForm(FlaskForm):
             "phone": (self.phone.data or "").strip(),
             "approves_posts": bool(self.approves_posts.data),
         }
+
+
+class NewClientForm(ClientForm):
+    """A new client: its profile, and (billing on, for those who manage it) its plan.
+    ``confirmed`` is set by the page that showed the price before creating."""
+
+    plan = SelectField(_l("Plan"), validate_choice=False)
+    confirmed = HiddenField()
+    proration_date = HiddenField()
+
+    def offer_plans(self, plans: list[SelectChoice] | None) -> None:
+        """The plans to choose from, or None to leave the choice out (billing off, or
+        the person does not manage billing: the default plan applies)."""
+        if plans is None:
+            del self.plan
+        else:
+            self.plan.choices = plans
+            if not self.plan.data:
+                self.plan.data = plans[0].value
+
+    def chosen_plan(self) -> str | None:
+        return self.plan.data if "plan" in self else None
 
 
 class StaffForm(FlaskForm):

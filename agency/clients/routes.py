@@ -29,10 +29,20 @@ from agency.auth.services import ServiceError
 from agency.clientarea import services as sign_in
 from agency.extensions import db
 from agency.forms import apply_service_error
+from billing import hooks as billing
+from billing import plans, previews
+from billing.stripe_client import enabled as billing_enabled
 from tenants.roles import Permission, Role
 
 from . import queries, services
-from .forms import ClientForm, ContactForm, StaffForm, country_name, timezone_label
+from .forms import (
+    ClientForm,
+    ContactForm,
+    NewClientForm,
+    StaffForm,
+    country_name,
+    timezone_label,
+)
 from .models import Client
 
 bp = Blueprint("clients", __name__)
@@ -119,17 +129,38 @@ def show(client_id: uuid.UUID):
 @bp.route("/clients/new", methods=["GET", "POST"])
 @require(Permission.CLIENT_CREATE)
 def new():
-    form = ClientForm()
+    """Billing on, the form is confirmed on a second page that says what the new
+    workspace adds to the agency's invoice; only then is anything written."""
+    form = NewClientForm()
+    form.offer_plans(previews.plan_choices())
     if form.validate_on_submit():
         try:
-            client = services.create_client(form.values())
+            values = services.new_client_values(form.values())
+            plan = form.chosen_plan()
+            if plan is not None and not plans.is_plan(plan):
+                raise ServiceError(_("Choose one of the plans."), field="plan")
+            if not form.confirmed.data and billing_enabled():
+                return render_template("clients/confirm_new.html", form=form, values=values,
+                                       plan=plans.get(plan),
+                                       preview=_cost(lambda: previews.adding(plan)),
+                                       euros=plans.euros)
+            client = services.create_client(values, plan=plan)
         except ServiceError as error:
             _refused(form, error)
         else:
             db.session.commit()
+            _sync_billing(form.proration_date.data)
             flash(_("Client %(name)s created.", name=client.name), "success")
             return _see_other("clients.show", client_id=client.id)
     return _form_page("clients/form.html", form=form, client=None)
+
+
+def _sync_billing(proration_date: str | None) -> None:
+    """After a confirmed change that moves the agency's subscription: Stripe at once, at
+    the time the preview was made (a worker does it anyway if Stripe is slow)."""
+    if (proration_date and proration_date.isdigit()
+            and not billing.sync_now(int(proration_date))):
+        flash(_("Stripe will be updated in a few minutes."), "info")
 
 
 @bp.route("/clients/<uuid:client_id>/edit", methods=["GET", "POST"])
@@ -152,27 +183,54 @@ def edit(client_id: uuid.UUID):
     return _form_page("clients/form.html", form=form, client=client)
 
 
-@bp.post("/clients/<uuid:client_id>/archive")
+@bp.route("/clients/<uuid:client_id>/archive", methods=["GET", "POST"])
 @require()
 def archive(client_id: uuid.UUID):
+    """GET asks first, saying what archiving takes off the agency's invoice."""
     client = client_for_view(client_id)
     _allowed(Permission.CLIENT_ARCHIVE)
+    if client.is_archived:
+        return _see_other("clients.show", client_id=client.id)
+    if request.method == "GET":
+        return _confirm_page(client, "archive", previews.archiving)
     services.archive_client(client)
     db.session.commit()
+    _sync_billing(request.form.get("proration_date"))
     flash(_("%(name)s is archived. You can restore it at any time.", name=client.name),
           "success")
     return _see_other("clients.show", client_id=client.id)
 
 
-@bp.post("/clients/<uuid:client_id>/restore")
+@bp.route("/clients/<uuid:client_id>/restore", methods=["GET", "POST"])
 @require()
 def restore(client_id: uuid.UUID):
+    """GET asks first, saying what restoring adds to the agency's invoice."""
     client = client_for_view(client_id)
     _allowed(Permission.CLIENT_ARCHIVE)
+    if not client.is_archived:
+        return _see_other("clients.show", client_id=client.id)
+    if request.method == "GET":
+        return _confirm_page(client, "restore", previews.restoring)
     services.restore_client(client)
     db.session.commit()
+    _sync_billing(request.form.get("proration_date"))
     flash(_("%(name)s is active again.", name=client.name), "success")
     return _see_other("clients.show", client_id=client.id)
+
+
+def _confirm_page(client: Client, action: str, cost):
+    return render_template("clients/confirm_archive.html", client=client, action=action,
+                           preview=_cost(lambda: cost(client)), euros=plans.euros)
+
+
+def _cost(preview):
+    """The preview, or None with a message when Stripe cannot say: confirming stays
+    possible (the subscription follows once Stripe answers)."""
+    try:
+        return preview()
+    except ServiceError as error:
+        flash(error.message, "error")
+        return None
 
 
 # --- staff ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from agency.audit.services import Action, record
 from agency.auth.services import ServiceError
 from agency.extensions import db
 from billing.hooks import client_changed as billing_client_changed
+from billing.hooks import client_created as billing_client_created
 from tenants.models import Membership
 
 from .models import Client, ClientAssignment, Contact
@@ -95,8 +96,9 @@ def _validate_client(values: dict) -> None:
         raise ServiceError(_("Choose French or English."), field="language")
 
 
-def create_client(values: dict) -> Client:
-    """Create a client workspace (defaults: Europe/Paris, French)."""
+def new_client_values(values: dict) -> dict:
+    """The values a new client would be created with, checked (raises ``ServiceError``);
+    writes nothing, so a page can ask for a confirmation first."""
     values = {k: v for k, v in values.items() if k in CLIENT_FIELDS and v is not None}
     values.setdefault("timezone", "Europe/Paris")
     values.setdefault("language", "fr")
@@ -104,11 +106,17 @@ def create_client(values: dict) -> Client:
     _validate_client(values)
     _tidy_address(values, values["country"].strip().upper())
     values["name"] = values["name"].strip()
-    client = Client(**values)
+    return values
+
+
+def create_client(values: dict, *, plan: str | None = None) -> Client:
+    """Create a client workspace (defaults: Europe/Paris, French; billing's default
+    plan unless ``plan`` names another)."""
+    client = Client(**new_client_values(values))
     db.session.add(client)
     db.session.flush()
     record(Action.CLIENT_CREATED, client, details={"name": client.name})
-    billing_client_changed(client)  # billing: the subscription counts active clients
+    billing_client_created(client, plan)  # billing: the subscription counts active clients
     return client
 
 

@@ -19,6 +19,7 @@ from agency.media.models import Media
 from agency.networks.models import AccountStatus, SocialAccount
 
 from . import options as post_options
+from .allowance import check_monthly_posts
 from .lifecycle import Event, InvalidTransition, next_status
 from .models import (
     Comment,
@@ -284,6 +285,7 @@ def submit_post(post: Post, client: Client) -> PostStatus:
         raise ServiceError(_("Choose when it should go out."), field="scheduled_at")
     if any(t.account.status != AccountStatus.CONNECTED for t in post.targets):
         raise ServiceError(_("An account of this post needs to be reconnected first."))
+    check_monthly_posts(post, client)
     try:
         post.status = next_status(post.status, Event.SUBMIT,
                                   ApprovalPolicy(client.approval_policy))

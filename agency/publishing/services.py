@@ -128,7 +128,9 @@ def hold_client_billing(client) -> int:
     result = db.session.execute(
         update(Publication).where(
             Publication.client_id == client.id,
-            Publication.state.in_((P.SCHEDULED, P.RETRYING))
+            # Queued too: its job finds it no longer queued and leaves it (the worker's
+            # claim is conditional); only work already being sent finishes.
+            Publication.state.in_((P.SCHEDULED, P.RETRYING, P.QUEUED))
             | ((Publication.state == P.HELD) & (Publication.held_reason == HoldReason.ACCOUNT)))
         .values(state=P.HELD, held_reason=HoldReason.BILLING)
         .execution_options(synchronize_session=False))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -138,6 +140,7 @@ BAD_BODIES = [
     ({"name": None}, "name"),
     ({"name": "Ok", "brand_tone": ["a"]}, "brand_tone"),
     ({"name": "   "}, "name"),  # refused by the service, not the schema
+    ({"name": "Ok", "plan": "platinum"}, "plan"),
 ]
 
 
@@ -148,6 +151,21 @@ def test_create_refuses_bad_fields_with_422(client, db, world, owner, payload, f
     assert field in body["errors"], body
     assert all(isinstance(m, str) for m in body["errors"][field])
     assert body["detail"]
+    assert _count(db, world) == before
+
+
+def test_create_on_a_plan_needs_the_right_to_manage_billing(client, db, world, owner):
+    from billing.models import ClientBilling
+
+    body = client.post("/api/v1/clients", json={"name": "Cave", "plan": "pro"},
+                       headers=owner).get_json()
+    with tenant_scope(world.agency_id):
+        assert db.session.scalars(select(ClientBilling.plan).where(
+            ClientBilling.client_id == uuid.UUID(body["id"]))).one() == "pro"
+    manager = bearer(token_for(db, world, world.manager_id))
+    before = _count(db, world)
+    assert_problem(client.post("/api/v1/clients", json={"name": "Cave", "plan": "pro"},
+                               headers=manager), 403)
     assert _count(db, world) == before
 
 

@@ -152,6 +152,15 @@ def test_client_pays_makes_a_checkout_link_for_the_owner(app, client, db, billin
     page = client.get("/billing").get_data(as_text=True)
     assert session["url"] in page
     assert "The agency, until the client subscribes" in page
+    # Back from Stripe, the owner (no Relais account) lands on a page of their own.
+    assert call["form"]["success_url"] == (
+        "http://relais.test/billing/owner/done?outcome=paid&lang=fr")
+    client.post("/logout")
+    done = client.get("/billing/owner/done?outcome=paid&lang=fr")
+    assert done.status_code == 200
+    assert "votre abonnement est en place" in done.get_data(as_text=True)
+    cancelled = client.get("/billing/owner/done?outcome=cancelled&lang=en")
+    assert "Nothing was charged." in cancelled.get_data(as_text=True)
 
 
 def test_local_mode_says_so_and_calls_nothing(app, client, db, fake_stripe):
@@ -162,3 +171,55 @@ def test_local_mode_says_so_and_calls_nothing(app, client, db, fake_stripe):
     assert client.post("/billing/checkout").status_code == 404
     assert client.post(f"/billing/clients/{world.client.id}/client-pays").status_code == 404
     assert fake_stripe.requests == []
+
+
+def test_going_back_to_agency_pays_expires_the_open_link(app, client, db, billing_on, mail):
+    world = make_world()
+    login(client, world.owner)
+    client.post(f"/billing/clients/{world.client.id}/client-pays")
+    [session] = billing_on.sessions.values()
+    response = client.post(f"/billing/clients/{world.client.id}/agency-pays")
+    assert response.status_code == 303
+    [call] = billing_on.calls("POST", f"/v1/checkout/sessions/{session['id']}/expire")
+    assert call["headers"]["Idempotency-Key"] == (
+        f"relais-{world.agency_id.hex}-client-{world.client.id.hex}-expire-{session['id']}")
+    assert session["status"] == "expired"
+    with tenant_scope(world.agency_id):
+        row = db.session.scalars(select(ClientBilling).execution_options(
+            populate_existing=True)).one()
+        assert (row.payer, row.checkout_url, row.checkout_session_id) == ("agency", "", "")
+    assert session["url"] is None
+    assert "Payment link for the client" not in client.get("/billing").get_data(as_text=True)
+
+
+def test_a_link_the_owner_just_paid_through_keeps_the_workspace_theirs(app, client, db,
+                                                                       billing_on, mail):
+    world = make_world()
+    login(client, world.owner)
+    client.post(f"/billing/clients/{world.client.id}/client-pays")
+    [session] = billing_on.sessions.values()
+    billing_on.complete_checkout(session["id"])  # paid; the webhook is still on its way
+    response = client.post(f"/billing/clients/{world.client.id}/agency-pays",
+                           follow_redirects=True)
+    assert "has just paid through its link" in response.get_data(as_text=True)
+    with tenant_scope(world.agency_id):
+        row = db.session.scalars(select(ClientBilling).execution_options(
+            populate_existing=True)).one()
+        assert (row.payer, row.checkout_session_id) == ("client", session["id"])
+
+
+def test_stripe_down_keeps_the_link_and_the_payer(app, client, db, billing_on, mail):
+    world = make_world()
+    login(client, world.owner)
+    client.post(f"/billing/clients/{world.client.id}/client-pays")
+    [session] = billing_on.sessions.values()
+    billing_on.fail_next("POST", f"/v1/checkout/sessions/{session['id']}/expire",
+                         status=500, count=5)
+    response = client.post(f"/billing/clients/{world.client.id}/agency-pays",
+                           follow_redirects=True)
+    assert "Stripe could not be reached" in response.get_data(as_text=True)
+    assert session["status"] == "open"
+    with tenant_scope(world.agency_id):
+        row = db.session.scalars(select(ClientBilling).execution_options(
+            populate_existing=True)).one()
+        assert (row.payer, row.checkout_session_id) == ("client", session["id"])

@@ -61,3 +61,47 @@ def test_adding_an_account_beyond_the_plan_is_refused(app, db, billing_on):
             add_account(world.client, "sandbox", f"Page {n}")
         with pytest.raises(ServiceError, match="at most 3 accounts"):
             add_account(world.client, "sandbox", "One too many")
+
+
+def test_submitting_beyond_the_month_s_allowance_is_refused(app, db, billing_on):
+    """Essentiel allows 30 posts a month; the month is the client's (Paris) month."""
+    from zoneinfo import ZoneInfo
+
+    from agency.content.models import Post, PostStatus
+    from agency.content.services import create_post, submit_post
+    from agency.networks.services import add_account
+
+    world = make_world()
+    paris = ZoneInfo("Europe/Paris")
+    year = datetime.now(UTC).year + 1
+    with app.test_request_context(), tenant_scope(world.agency_id):
+        account = add_account(world.client, "sandbox", "Page")
+        for day in range(30):  # 30 planned in March (one of them on the 1st at 00:30)
+            moment = datetime(year, 3, 1 + day, 0, 30, tzinfo=paris)
+            post = create_post(world.client, {"text": f"n°{day}", "target_ids": [account.id],
+                                              "scheduled_at": moment}, None)
+            post.status = PostStatus.AWAITING_CLIENT
+        db.session.flush()
+
+        def submit(moment):
+            post = create_post(world.client, {"text": "one more", "target_ids": [account.id],
+                                              "scheduled_at": moment}, None)
+            submit_post(post, world.client)
+            return post
+
+        with pytest.raises(ServiceError, match="30 posts a month"):
+            submit(datetime(year, 3, 31, 23, 30, tzinfo=paris))  # 21:30 UTC: still March
+        # 23:30 in Paris on February's last day is 22:30 UTC: February, which has room.
+        assert submit(datetime(year, 2, 28, 23, 30, tzinfo=paris)).status != PostStatus.DRAFT
+        assert submit(datetime(year, 4, 1, 0, 15, tzinfo=paris)).status != PostStatus.DRAFT
+        drafts = db.session.scalar(select(func.count()).select_from(Post).where(
+            Post.status == PostStatus.DRAFT))
+        assert drafts == 1  # the refused one stays a draft: nothing the agency wrote is lost
+
+
+def test_a_month_is_the_client_s_own_month(app, db):
+    from agency.content.allowance import month_of
+
+    first, start, end = month_of(datetime(2026, 10, 15, 12, tzinfo=UTC), "Europe/Paris")
+    assert (first.month, start.isoformat(), end.isoformat()) == (
+        10, "2026-09-30T22:00:00+00:00", "2026-10-31T23:00:00+00:00")

@@ -79,3 +79,22 @@ def test_the_nav_shows_billing_to_those_who_manage_it(app, client, db):
     client.post("/logout")
     login(client, world.manager)
     assert 'href="/billing"' not in client.get("/clients").get_data(as_text=True)
+
+
+def test_only_the_billing_page_lets_its_forms_end_at_stripe(app, client, db, billing_on):
+    """Browsers apply form-action to the redirect after a POST: without Stripe's hosted
+    pages in it, "Add a payment method" would do nothing."""
+    world = make_world()
+    login(client, world.owner)
+    policy = client.get("/billing").headers["Content-Security-Policy"]
+    assert ("form-action 'self' https://checkout.stripe.com https://billing.stripe.com"
+            in policy)
+    assert "frame-ancestors 'none'" in policy
+    assert "form-action 'self';" in client.get("/clients").headers["Content-Security-Policy"]
+    app.config["STRIPE_HOSTED_ORIGINS"] = "http://127.0.0.1:9"
+    try:
+        policy = client.get("/billing").headers["Content-Security-Policy"]
+    finally:
+        app.config["STRIPE_HOSTED_ORIGINS"] = ("https://checkout.stripe.com "
+                                               "https://billing.stripe.com")
+    assert "form-action 'self' http://127.0.0.1:9;" in policy

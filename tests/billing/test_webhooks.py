@@ -168,6 +168,28 @@ def test_a_cancelled_subscription_holds_at_once(app, client, db, billing_on, mai
     assert [m.subject for m in mail if "on hold" in m.subject]
 
 
+def test_work_already_queued_is_held_too_and_its_job_leaves_it(app, client, db, billing_on,
+                                                                 mail):
+    from agency.publishing.engine import publish
+    from agency.publishing.models import Publication, PublicationState
+
+    world = make_world()
+    sub = subscribe(app, billing_on, world)
+    approved_post(app, world.agency_id, world.client, hours=1)
+    with tenant_scope(world.agency_id):
+        publication = db.session.scalars(select(Publication).where(
+            Publication.client_id == world.client.id)).one()
+        publication.state = PublicationState.QUEUED  # the dispatcher handed it to a worker
+        publication_id = publication.id
+        db.session.commit()
+    deliver(client, billing_on.event("customer.subscription.deleted",
+                                     billing_on.set_status(sub["id"], "canceled")))
+    assert states(world.agency_id, world.client.id) == [("held", "billing")]
+    with app.test_request_context():
+        assert publish(world.agency_id, publication_id) != "published"  # the job runs anyway
+    assert states(world.agency_id, world.client.id) == [("held", "billing")]
+
+
 def test_a_client_paid_workspace_is_held_alone(app, client, db, billing_on):
     world = make_world()
     sub = subscribe(app, billing_on, world)

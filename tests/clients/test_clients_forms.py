@@ -161,9 +161,11 @@ def test_member_cannot_archive_or_restore(client, world, read):
     assert read.state() == before
 
 
-def test_archive_needs_a_post(client, world, read):
+def test_archive_asks_first_on_its_own_page(client, world, read):
     login(client, world.manager)
-    assert client.get(f"/clients/{world.client_id}/archive").status_code == 405
+    html = page(client.get(f"/clients/{world.client_id}/archive"))
+    assert "Its history is kept and you can restore it later." in html
+    assert f'action="/clients/{world.client_id}/archive"' in html
     assert read.client(world.client_id).archived_at is None
 
 
@@ -178,11 +180,10 @@ def test_archive_without_csrf_token_is_refused(app, client, world, read):
     assert read.client(world.client_id).archived_at is None
 
 
-def test_archive_form_asks_for_confirmation(client, world):
+def test_the_client_page_links_to_the_archive_question(client, world):
     login(client, world.manager)
     html = page(client.get(f"/clients/{world.client_id}"))
-    form = html.split(f'action="/clients/{world.client_id}/archive"')[1].split(">")[0]
-    assert "data-confirm=" in form
+    assert f'href="/clients/{world.client_id}/archive"' in html
 
 
 ARCHIVED_WRITES = [
@@ -216,9 +217,9 @@ def test_archived_client_page_offers_only_restore(client, world):
     login(client, world.manager)
     client.post(f"/clients/{world.client_id}/archive")
     html = page(client.get(f"/clients/{world.client_id}"))
-    assert f'action="/clients/{world.client_id}/restore"' in html
+    assert f'href="/clients/{world.client_id}/restore"' in html
     assert f'href="/clients/{world.client_id}/edit"' not in html
-    assert f'action="/clients/{world.client_id}/archive"' not in html
+    assert f'href="/clients/{world.client_id}/archive"' not in html
     assert f'/clients/{world.client_id}/contacts/new' not in html
     assert "is archived" in html
 

@@ -9,6 +9,7 @@ Relais uses, form-encoded requests in, JSON out (https://docs.stripe.com/api):
                                           success_url, cancel_url, client_reference_id,
                                           metadata, subscription_data[trial_end|metadata]
     GET  /v1/checkout/sessions/{id}
+    POST /v1/checkout/sessions/{id}/expire   (400 unless the session is open)
     POST /v1/billing_portal/sessions      customer, return_url
     GET  /v1/subscriptions/{id}           expand[]=latest_invoice
     GET  /v1/subscriptions                customer, status=all (a list object)
@@ -320,6 +321,9 @@ class FakeStripe(LoopbackServer):
             return 200, self._new_session(params)
         if method == "GET" and parts[:2] == ["checkout", "sessions"] and len(parts) == 3:
             return self._found(self.sessions, parts[2], "checkout.session")
+        if method == "POST" and parts[:2] == ["checkout", "sessions"] and parts[3:] == [
+                "expire"]:
+            return self._expire(parts[2])
         if method == "POST" and parts == ["billing_portal", "sessions"]:
             if params.get("customer") not in self.customers:
                 return _missing("customer", params.get("customer"))
@@ -373,6 +377,18 @@ class FakeStripe(LoopbackServer):
                    "livemode": False, "_params": params}
         self.sessions[session_id] = session
         return self._public(session)
+
+    def _expire(self, session_id: str) -> tuple[int, dict]:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return _missing("checkout.session", session_id)
+        if session["status"] != "open":
+            return 400, {"error": {"type": "invalid_request_error", "code": None,
+                                   "param": None,
+                                   "message": "Only Checkout Sessions with a status in "
+                                              "[\"open\"] can be expired."}}
+        session.update(status="expired", url=None)
+        return 200, self._public(session)
 
     def _update_items(self, subscription: dict, changes: list[dict]) -> None:
         items = subscription["items"]["data"]
