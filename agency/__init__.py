@@ -72,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     from .networks.routes_sandbox import bp as sandbox_bp
     from .notifications.routes import bp as notifications_bp
     from .publishing.routes import bp as publishing_bp
+    from .results.routes import bp as results_bp
     from .staff.routes import bp as staff_bp
 
     for bp in (main_bp, auth_bp, clients_bp, staff_bp, audit_bp, notifications_bp, posts_bp,
@@ -85,4 +86,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sandbox_bp)
     app.register_blueprint(public_media_bp)
     app.register_blueprint(billing_bp)
+    app.register_blueprint(results_bp)
     init_api(app)

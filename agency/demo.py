@@ -22,6 +22,7 @@ from agency.content.services import create_post
 from agency.extensions import db
 from agency.networks.models import SocialAccount
 from agency.networks.services import add_account
+from agency.results.demo_history import seed_history
 from tenants.context import set_tenant
 from tenants.models import Membership
 from tenants.roles import Role
@@ -226,5 +227,7 @@ def seed_demo() -> list[tuple[str, str]]:
             _demo_approved(client, account, owner.id)
         if index == 2 and not has_posts:
             _demo_bouquet(client, account, owner.id)
+        # After the checks above: the history's posts are posts too.
+        seed_history(client, account, owner.id)
     db.session.flush()
     return [("owner", OWNER)] + [(role.value, email) for role, email, _ in STAFF]

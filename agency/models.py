@@ -13,8 +13,10 @@ from .media.models import Media
 from .networks.models import SocialAccount
 from .networks.sandbox_models import SandboxPost
 from .publishing.models import Publication
+from .results.models import AccountMetricDay, PostMetricSnapshot
 
 __all__ = [
+    "AccountMetricDay",
     "Agency",
     "ApiToken",
     "ApprovalItem",
@@ -33,6 +35,7 @@ __all__ = [
     "Membership",
     "Post",
     "PostMedia",
+    "PostMetricSnapshot",
     "PostTarget",
     "Publication",
     "Revision",

@@ -37,6 +37,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("token-health", 1800, "agency.networks.jobs:run_token_checks"),
     # Grace periods that ran out, trials over, holds to lift, quantities not yet synced.
     PeriodicJob("billing-check", 900, "billing.jobs:run_billing_checks"),
+    PeriodicJob("metrics-collect", 3600, "agency.results.jobs:run_collection"),
 ]
 
 _NAME = re.compile(r"[a-z0-9-]+")

@@ -60,11 +60,19 @@ def test_seed_demo_is_idempotent(app, db):
         from agency.networks.models import SocialAccount
 
         assert db.session.scalar(select(func.count()).select_from(SocialAccount)) == 3
-        assert db.session.scalar(select(func.count()).select_from(Post)) == 5
         from agency.publishing.models import Publication
+        from agency.results.models import AccountMetricDay, PostMetricSnapshot
 
-        [publication] = db.session.scalars(select(Publication)).all()
+        # Besides the week's work, two months of published history with its figures
+        # (agency/results/demo_history.py), so the results pages have charts to show.
+        history = select(Publication.post_id).where(Publication.state == "published")
+        assert db.session.scalar(select(func.count()).select_from(Post).where(
+            Post.id.not_in(history))) == 5
+        [publication] = db.session.scalars(select(Publication).where(
+            Publication.state != "published")).all()
         assert publication.state == "scheduled"
+        assert db.session.scalar(select(func.count()).select_from(PostMetricSnapshot)) > 0
+        assert db.session.scalar(select(func.count()).select_from(AccountMetricDay)) == 3 * 70
         [media] = db.session.scalars(select(Media)).all()
         assert (media.kind, media.mime, media.width, media.height) == (
             "image", "image/jpeg", 1080, 1080)

@@ -17,6 +17,7 @@ TAGS = (
     ("media", "A client's media library: the images and videos posts carry."),
     ("approvals", "Internal review, and approval requests sent to the client."),
     ("publishing", "Where approved posts went out, per network account."),
+    ("results", "What the posts achieved: figures per client and period."),
 )
 
 
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> RelaisApi:
         media,
         posts,
         publications,
+        results,
     )
     from .blueprint import bp
 

@@ -100,6 +100,27 @@ class Outgoing:
         if self.checkpoint is not None:
             self.checkpoint(progress)
 
+    @classmethod
+    def for_account(cls, account_id: uuid.UUID, network: str, *, handle: str = "",
+                    settings: dict[str, Any] | None = None,
+                    credentials: dict[str, Any] | None = None) -> Outgoing:
+        """An account's connection alone, for a read that concerns no publication
+        (``fetch_account_metrics``): no content, the nil publication id, no key."""
+        return cls(publication_id=uuid.UUID(int=0), account_id=account_id, network=network,
+                   text="", media=(), first_comment="", scheduled_at=None,
+                   idempotency_key="", handle=handle, settings=dict(settings or {}),
+                   credentials=dict(credentials or {}))
+
+
+def counts(body: Any, names: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    """The integer counters of a network's answer ``body`` (a dict), renamed by ``names``
+    (``(theirs, ours)`` pairs). A counter the answer lacks is left out, never 0: "not
+    reported" and "none" read differently to the owner."""
+    if not isinstance(body, dict):
+        return {}
+    return {ours: body[theirs] for theirs, ours in names
+            if isinstance(body.get(theirs), int) and not isinstance(body[theirs], bool)}
+
 
 @dataclass(frozen=True)
 class Published:
@@ -128,6 +149,11 @@ class Network:
     # The first comment is stored with the post itself, so a post ``find`` finds has it;
     # otherwise (a separate reply or comment call) a found post may lack it.
     first_comment_with_post: ClassVar[bool] = False
+    # Reading figures (``fetch_metrics``, ``fetch_account_metrics``) spends the same budget
+    # as publishing, so a read refused for the rate limit pauses the account's posts too
+    # (agency/results/collect.py). False where the network counts reads apart (X and
+    # LinkedIn limit each endpoint on its own): a spent read budget never delays a post.
+    reads_share_limits: ClassVar[bool] = True
 
     def publish(self, outgoing: Outgoing) -> Published:
         raise NotImplementedError
@@ -139,6 +165,13 @@ class Network:
 
     def fetch_metrics(self, outgoing: Outgoing, external_id: str) -> dict[str, int]:
         """Counters of a published post (likes, reposts, replies…); used by results."""
+        return {}
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        """Counters of the account itself, read now (``followers`` first; others as the
+        network names them), from ``Outgoing.for_account``: its settings and credentials
+        as ``fetch_metrics`` gets them. {} when the network reports none. Raises the same
+        errors as ``fetch_metrics``; used by results, once per account and collection."""
         return {}
 
     def note_first_comment_failure(self, outgoing: Outgoing, error: NetworkError,

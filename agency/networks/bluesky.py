@@ -32,6 +32,7 @@ from .base import (
     PermanentError,
     Published,
     RetryableError,
+    counts,
 )
 from .bluesky_session import Session, Xrpc, XrpcError, classify
 from .bluesky_text import facets, record_key
@@ -44,6 +45,9 @@ MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize 1000000 per image
 MAX_VIDEO_BYTES = 100_000_000  # app.bsky.embed.video
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 VIDEO_TYPES = frozenset({"video/mp4"})
+# app.bsky.actor.defs#profileViewDetailed's counters, and our names for them.
+PROFILE_COUNTS = (("followersCount", "followers"), ("followsCount", "following"),
+                  ("postsCount", "posts"))
 
 
 def post_url(handle_or_did: str, rkey: str) -> str:
@@ -159,6 +163,14 @@ class BlueskyNetwork(Network):
                         "replies": int(post.get("replyCount") or 0),
                         "quotes": int(post.get("quoteCount") or 0)}
         return {}
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        session = self._open(outgoing)
+        try:
+            profile = session.query("app.bsky.actor.getProfile", {"actor": session.did})
+        except XrpcError as error:
+            raise classify(error) from error
+        return counts(profile, PROFILE_COUNTS)
 
     def credentials_after_use(self) -> dict[str, Any] | None:
         if self._session is not None and self._session.renewed:

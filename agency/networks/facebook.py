@@ -53,6 +53,7 @@ from .base import (
     PermanentError,
     Published,
     RetryableError,
+    counts,
 )
 
 # The Graph client lives in facebook_graph.py; it is imported from here by the other
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 FIND_CLOCK_SKEW = timedelta(minutes=5)
 FIND_PAGE_SIZE = 100  # the feed's documented upper bound for ``limit``
 FIND_MAX_PAGES = 10
+# The Page node's audience (Graph API "Page" reference): the people following it, and
+# those who like it (``fan_count``, Facebook's older measure).
+PAGE_COUNTS = (("followers_count", "followers"), ("fan_count", "fans"))
 
 
 def _since(scheduled_at: datetime) -> int:
@@ -217,6 +221,16 @@ class FacebookNetwork(Network):
         if not is_video:
             metrics["shares"] = int((body.get("shares") or {}).get("count") or 0)
         return metrics
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        page_id = self._page_id(outgoing)
+        with self._graph(outgoing) as graph:
+            try:
+                body = graph.call("GET", f"/{page_id}",
+                                  params={"fields": ",".join(n for n, _ in PAGE_COUNTS)})
+            finally:
+                self.rate_limited_until = graph.rate_limited_until
+        return counts(body, PAGE_COUNTS)
 
     # --- helpers --------------------------------------------------------------------------
 

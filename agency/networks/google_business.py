@@ -149,6 +149,12 @@ class GoogleBusinessNetwork(Network):
         # Google removed per-post insights (see the module's docstring): nothing to report.
         return {}
 
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        # A Business Profile has no followers to count: Google's APIs expose none (the
+        # Business Profile Performance API reports a location's daily impressions, calls
+        # and direction requests, which are not an audience). Nothing to report.
+        return {}
+
     # --- tokens ---------------------------------------------------------------------------
 
     def credentials_after_use(self) -> dict[str, Any] | None:

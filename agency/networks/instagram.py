@@ -71,6 +71,7 @@ from .base import (
     PermanentError,
     Published,
     RetryableError,
+    counts,
 )
 from .instagram_graph import InstagramGraph, as_int
 
@@ -82,6 +83,9 @@ FIND_CLOCK_SKEW = timedelta(minutes=5)
 METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions")
 METRIC_NAMES = {"saved": "saves", "total_interactions": "interactions"}
 NO_CONTAINER: dict = {"container_id": "", "children": []}
+# The IG User node's counters (Instagram Platform reference, "IG User"), and our names.
+USER_COUNTS = (("followers_count", "followers"), ("follows_count", "following"),
+               ("media_count", "posts"))
 
 
 @dataclass(frozen=True)
@@ -295,6 +299,16 @@ class InstagramNetwork(Network):
                 if value is not None:
                     metrics[METRIC_NAMES.get(item["name"], item["name"])] = value
         return metrics
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        ig_user = self._ig_user(outgoing)
+        with self._graph(outgoing) as graph:
+            try:
+                body = graph.call("GET", f"/{ig_user}",
+                                  params={"fields": ",".join(n for n, _ in USER_COUNTS)})
+            finally:
+                self.rate_limited_until = graph.rate_limited_until
+        return counts(body, USER_COUNTS)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -29,7 +29,10 @@ What the engine can rely on:
 - **Metrics.** An organisation's post: ``organizationalEntityShareStatistics`` (lifetime
   impressions, unique impressions as reach, clicks, likes, comments, shares, and the
   engagement rate in basis points). A member's post: ``socialActions/{post}`` (likes,
-  comments), when LinkedIn lets the app read them ({} otherwise).
+  comments), when LinkedIn lets the app read them ({} otherwise). Followers: an
+  organisation's through ``networkSizes`` (edge ``COMPANY_FOLLOWED_BY_MEMBER``, its
+  ``firstDegreeSize``); a member's connections need a partner program
+  (``r_1st_connections_size``), so a member reports none.
 - **refresh** renews the member's token with the refresh token (linkedin_tokens.py).
 """
 
@@ -54,6 +57,7 @@ from .base import (
     PermanentError,
     Published,
     RetryableError,
+    counts,
 )
 from .linkedin_api import LinkedInAPI, encode, query, restli_list
 from .linkedin_text import commentary, plain
@@ -79,6 +83,7 @@ class LinkedInNetwork(Network):
     key = "linkedin"
     idempotent_publish = False  # the Posts API takes no idempotency key
     authoritative_find = False  # the author's feed only ever proves presence
+    reads_share_limits = False  # LinkedIn limits each endpoint apart, per day
 
     def __init__(self) -> None:
         # When the account may call LinkedIn again (UTC), after a 429.
@@ -261,6 +266,18 @@ class LinkedInNetwork(Network):
                 raise
             finally:
                 self.rate_limited_until = api.rate_limited_until
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        author = self._author(outgoing)
+        if kind_of(author) != "organization":
+            return {}  # a member's network size needs a partner program (see above)
+        with self._api(outgoing) as api:
+            try:
+                body = api.json(api.call("GET", f"/rest/networkSizes/{encode(author)}?"
+                                         "edgeType=COMPANY_FOLLOWED_BY_MEMBER"))
+            finally:
+                self.rate_limited_until = api.rate_limited_until
+        return counts(body, (("firstDegreeSize", "followers"),))
 
     @staticmethod
     def _share_statistics(api: LinkedInAPI, organization: str, urn: str) -> dict[str, int]:

@@ -56,6 +56,7 @@ from .base import (
     PermanentError,
     Published,
     RetryableError,
+    counts,
 )
 from .http import NetworkClient
 
@@ -69,6 +70,11 @@ FIRST_COMMENT_SUFFIX = ":c"
 FIND_CLOCK_SKEW = timedelta(minutes=5)
 FIND_PAGE = 40  # Mastodon's largest page of an account's statuses
 FIND_MAX_SOURCES = 10  # source look-ups per find, so a busy account stays cheap
+
+
+# The account's counters as Mastodon names them (verify_credentials), and ours.
+ACCOUNT_COUNTS = (("followers_count", "followers"), ("following_count", "following"),
+                  ("statuses_count", "posts"))
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -379,6 +385,15 @@ class MastodonNetwork(Network):
         return {"likes": int(status.get("favourites_count") or 0),
                 "reposts": int(status.get("reblogs_count") or 0),
                 "replies": int(status.get("replies_count") or 0)}
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        # verify_credentials is the token's own account, whatever its instance calls it.
+        with self._api(outgoing) as api:
+            try:
+                account = api.json(api.call("GET", "/api/v1/accounts/verify_credentials"))
+            finally:
+                self.rate_limited_until = api.rate_limited_until
+        return counts(account, ACCOUNT_COUNTS)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ settings can inject latency and failures for demos and tests:
 
 ``fail_mode``: ``retryable`` (a 503), ``permanent`` (a refusal), ``auth`` (a revoked
 token), ``timeout_after_store`` (stores the post, then the answer is lost).
+
+Figures (``fetch_metrics``, ``fetch_account_metrics``) come from
+agency/results/sandbox_figures.py: made up, but the same for the same post at the same
+age (its age from when the sandbox stored it) and the same account on the same day.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import select, text
@@ -88,6 +93,31 @@ class SandboxNetwork(Network):
             if row is None:
                 return None
             return Published(external_id=str(row.id), url=feed_url(outgoing.account_id, row.id))
+
+    def fetch_metrics(self, outgoing: Outgoing, external_id: str) -> dict[str, int]:
+        from agency.results.sandbox_figures import post_figures
+
+        try:
+            post_id = uuid.UUID(str(external_id))
+        except ValueError:
+            post_id = None
+        created_at = None
+        if post_id is not None:
+            with _session() as session:
+                created_at = session.scalars(select(SandboxPost.created_at).where(
+                    SandboxPost.id == post_id,
+                    SandboxPost.social_account_id == outgoing.account_id)).one_or_none()
+        if created_at is None:  # what a real network answers for a deleted post
+            raise PermanentError("The sandbox network has no such post.",
+                                 detail=f"sandbox post {external_id}")
+        if created_at.tzinfo is None:  # SQLite hands back naive UTC
+            created_at = created_at.replace(tzinfo=UTC)
+        return post_figures(post_id, (datetime.now(UTC) - created_at).total_seconds())
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        from agency.results.sandbox_figures import account_figures
+
+        return account_figures(outgoing.account_id, datetime.now(UTC).date())
 
     def _store(self, outgoing: Outgoing) -> Published:
         post_id = new_id()  # known before the commit: reading row.id after it would reload

@@ -66,6 +66,7 @@ from .base import (
     PermanentError,
     Published,
     RetryableError,
+    counts,
 )
 from .x_api import DuplicateContent, XApi
 from .x_media import MediaUpload
@@ -89,6 +90,11 @@ METRICS = (  # (our name, where X puts it, its name there); the first found wins
 )
 
 
+# A user's public_metrics (X API v2 "User object"), and our names for them.
+USER_COUNTS = (("followers_count", "followers"), ("following_count", "following"),
+               ("tweet_count", "posts"), ("listed_count", "listed"))
+
+
 def _said(refusal: NetworkError) -> str:
     return str(getattr(refusal, "network_message", "") or refusal.reason)
 
@@ -102,6 +108,7 @@ class XNetwork(Network):
     key = "x"
     idempotent_publish = False
     authoritative_find = False
+    reads_share_limits = False  # X limits each endpoint apart (see x_api.py)
 
     def __init__(self) -> None:
         self.first_comment_error = ""
@@ -176,6 +183,13 @@ class XNetwork(Network):
             if name not in metrics and isinstance(value, int) and not isinstance(value, bool):
                 metrics[name] = value
         return metrics
+
+    def fetch_account_metrics(self, outgoing: Outgoing) -> dict[str, int]:
+        self._may_renew = False  # a read never renews (see fetch_metrics)
+        with self._client(str(self._credentials(outgoing)["access_token"])):
+            answer = self._call("GET", "/2/users/me", params={"user.fields": "public_metrics"})
+        data = answer.get("data") if isinstance(answer, dict) else None
+        return counts((data or {}).get("public_metrics"), USER_COUNTS)
 
     def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         # token_health calls this holding the account's lock.

@@ -73,6 +73,9 @@ class Publication(TenantMixin, db.Model):
         Index("ix_publications_agency_id_state", "agency_id", "state"),
         Index("ix_publications_agency_id_social_account_id_state", "agency_id",
               "social_account_id", "state"),
+        # The results pages: a client's publications by the time they went out.
+        Index("ix_publications_agency_id_client_id_published_at", "agency_id", "client_id",
+              "published_at"),
         ForeignKeyConstraint(
             ["agency_id", "post_id"], ["posts.agency_id", "posts.id"], ondelete="CASCADE"
         ),

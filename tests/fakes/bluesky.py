@@ -294,8 +294,9 @@ class FakeBluesky(SessionEndpoints, LoopbackServer):
         account = self._account(request.args.get("actor", ""))
         if account is None:
             return _error(400, "InvalidRequest", "Profile not found")
-        profile = {"did": account.did, "handle": account.handle, "followersCount": 12,
-                   "followsCount": 3, "postsCount": len(self.posts)}
+        profile = {"did": account.did, "handle": account.handle,
+                   "followersCount": account.followers_count,
+                   "followsCount": account.follows_count, "postsCount": len(self.posts)}
         if account.display_name:
             profile["displayName"] = account.display_name
         return _json(profile)

@@ -20,6 +20,9 @@ class FakeAccount:
     password: str  # the main password
     display_name: str
     app_passwords: set[str] = field(default_factory=set)
+    # What getProfile counts (set by a test to read the account's figures).
+    followers_count: int = 12
+    follows_count: int = 3
 
 
 @dataclass

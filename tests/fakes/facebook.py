@@ -13,6 +13,7 @@ It answers like Graph API v21 on the routes Relais uses:
                                  newest first
     POST /{post}/comments        message → {"id"} (a video's id works too)
     GET  /{post}                 reactions / comments summaries and shares; a video node
+    GET  /{page}                 the Page node: followers_count, fan_count…
 
 The routes are served by mixins beside this module: facebook_oauth.py (the code exchange,
 ``/me/accounts``), facebook_posts.py (feed, photos, comments, nodes) and facebook_video.py
@@ -83,6 +84,8 @@ class FakePage:
     tasks: list[str] = field(default_factory=lambda: ["CREATE_CONTENT", "MODERATE",
                                                       "ADVERTISE", "ANALYZE"])
     location: dict | None = None  # Graph's Page ``location`` (street, zip, city…)
+    followers_count: int = 0  # the Page node's audience, set by a test
+    fan_count: int = 0
 
 
 @dataclass
@@ -309,6 +312,8 @@ class FakeFacebook(FakeOAuth, FakePosts, FakeVideos, LoopbackServer):
                 return self._feed(page, request)
         if len(parts) == 2 and parts[1] == "comments" and request.method == "POST":
             return self._comment(parts[0], token, request)
+        if len(parts) == 1 and parts[0] in self.pages and request.method == "GET":
+            return self._page_node(self.pages[parts[0]], token, request)
         if len(parts) == 1 and request.method == "GET":
             return self._node(parts[0], token)
         return self._unsupported("/".join(parts))

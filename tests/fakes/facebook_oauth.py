@@ -6,6 +6,8 @@ Facebook Login "manual flow" and the Pages a person administers.
                               the long-lived one
     GET /me/accounts          fields, limit, after → the person's Pages (id, name,
                               username, access_token, tasks, link, location), paged
+    GET /{page}               fields → the Page node (id, name, username, link,
+                              followers_count, fan_count), to its token or an admin's
 """
 
 from __future__ import annotations
@@ -45,6 +47,21 @@ class FakeOAuth:
                 row["location"] = page.location
             rows.append({k: v for k, v in row.items() if k in fields})
         return self._paged(request, rows, self.accounts_page_size)
+
+    def _page_node(self, page, token: str, request: Request) -> Response:
+        if token != page.token and page.id not in self.user_pages.get(token, []):
+            return self._error(403, 200, "(#200) The user hasn't authorized the application "
+                               "to perform this action")
+        known = {"id": page.id, "name": page.name, "link": f"https://www.facebook.com/{page.id}",
+                 "followers_count": page.followers_count, "fan_count": page.fan_count,
+                 **({"username": page.username} if page.username else {})}
+        fields = (request.args.get("fields") or "id,name").split(",")
+        unknown = [f for f in fields if f not in known and f != "username"]
+        if unknown:
+            return self._error(400, 100, f"(#100) Tried accessing nonexisting field "
+                               f"({unknown[0]}) on node type (Page)",
+                               kind="GraphMethodException")
+        return self._json({f: known[f] for f in fields if f in known} | {"id": page.id})
 
     def _access_token(self, request: Request) -> Response:
         args = request.args

@@ -18,6 +18,7 @@ Media Comments, Instagram Media Insights, Error Codes; Facebook Login for the si
     GET  /{ig-user}/content_publishing_limit  {"data": [{"quota_usage", "config":
                                       {"quota_total", "quota_duration"}}]}
     GET  /{media}                     fields among permalink, like_count, comments_count…
+    GET  /{ig-user}                   fields among username, followers_count, media_count…
     POST /{media}/comments            message → {"id"}
     GET  /{media}/insights            metric=… → {"data": [{"name", "period", "values":
                                       [{"value"}], "title", "id"}]}
@@ -82,6 +83,8 @@ class FakeAccount:
     id: str
     username: str
     name: str
+    followers_count: int = 0  # the IG User node's audience, set by a test
+    follows_count: int = 0
 
 
 @dataclass
@@ -314,6 +317,8 @@ class FakeInstagram(FakeInstagramOAuth, FakeInstagramReads, LoopbackServer):
                 return self._error(403, 200, "(#200) The user hasn't authorized the "
                                    "application to perform this action")
             edge = parts[1] if len(parts) == 2 else ""
+            if len(parts) == 1 and method == "GET":
+                return self._user_fields(account, request)
             if edge == "media" and method == "POST":
                 return self._create(account, request)
             if edge == "media" and method == "GET":

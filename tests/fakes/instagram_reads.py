@@ -1,6 +1,6 @@
-"""The fake Instagram's reading side (mixed into FakeInstagram): an account's media, a
-media's fields, and its insights with the metrics the current API knows (and the
-deprecated ones it refuses, as Instagram does)."""
+"""The fake Instagram's reading side (mixed into FakeInstagram): an account's own fields
+(its audience), its media, a media's fields, and its insights with the metrics the
+current API knows (and the deprecated ones it refuses, as Instagram does)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,18 @@ GONE_METRICS = {"impressions", "plays", "video_views", "clips_replays_count"}
 
 class FakeInstagramReads:
     """Needs from the fake: ``media``, ``insights_refused``, ``_json``, ``_error``."""
+
+    def _user_fields(self, account, request: Request) -> Response:
+        known = {"id": account.id, "username": account.username, "name": account.name,
+                 "followers_count": account.followers_count,
+                 "follows_count": account.follows_count,
+                 "media_count": sum(1 for m in self.media if m["ig_user"] == account.id)}
+        fields = (request.args.get("fields") or "id").split(",")
+        unknown = [f for f in fields if f not in known]
+        if unknown:
+            return self._error(400, 100, f"(#100) Tried accessing nonexisting field "
+                               f"({unknown[0]}) on node type (IGUser)")
+        return self._json({f: known[f] for f in fields} | {"id": account.id})
 
     def _list(self, account) -> Response:
         rows = [m for m in reversed(self.media) if m["ig_user"] == account.id]

@@ -21,6 +21,8 @@ It answers like the documented API (learn.microsoft.com/linkedin, Marketing 2024
     GET  /rest/socialActions/{post} likesSummary, commentsSummary
     GET  /rest/organizationalEntityShareStatistics   q=organizationalEntity,
                                     shares=List(…) / ugcPosts=List(…) → totalShareStatistics
+    GET  /rest/networkSizes/{organization}   edgeType=COMPANY_FOLLOWED_BY_MEMBER →
+                                    {"firstDegreeSize"} (the Page's followers)
 
 ``/rest`` wants ``LinkedIn-Version`` (missing → 400 VERSION_MISSING; in ``sunset`` → 426
 NONEXISTENT_VERSION) and ``X-Restli-Protocol-Version: 2.0.0``; finders want
@@ -90,6 +92,7 @@ class FakeOrganization:
     name: str
     vanity: str
     roles: dict[str, str] = field(default_factory=dict)  # member sub → role
+    followers: int = 0  # networkSizes' firstDegreeSize, set by a test
 
     @property
     def urn(self) -> str:
@@ -328,6 +331,8 @@ class FakeLinkedIn(FakeLinkedInOAuth, FakeLinkedInReads, LoopbackServer):
             return self._comment(grant, parts[1], body)
         if len(parts) == 2 and parts[0] == "socialActions" and method == "GET":
             return self._social_actions(grant, parts[1])
+        if len(parts) == 2 and parts[0] == "networkSizes" and method == "GET":
+            return self._network_size(grant, parts[1], args)
         if parts == ["organizationalEntityShareStatistics"] and method == "GET":
             return self._statistics(grant, args)
         return self._error(404, f"No resource found for {'/'.join(parts)}", "NOT_FOUND")

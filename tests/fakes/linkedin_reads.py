@@ -1,5 +1,6 @@
 """The fake LinkedIn's reading side (mixed into FakeLinkedIn): an author's posts (the
-``q=author`` finder), a post's social actions, and a Page's share statistics."""
+``q=author`` finder), a post's social actions, a Page's share statistics, and a Page's
+followers (``networkSizes``, Organization Lookup API)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,17 @@ class FakeLinkedInReads:
                                  "totalShareStatistics": stats})
         return self._json({"paging": {"start": 0, "count": 10, "links": []},
                            "elements": elements})
+
+    def _network_size(self, grant: dict, urn: str, args) -> Response:
+        organization = self.organizations.get(urn.rsplit(":", 1)[-1])
+        if not urn.startswith("urn:li:organization:") or organization is None:
+            return self._error(404, "Could not find entity", "NOT_FOUND")
+        edge = args.get("edgeType")
+        if not edge:
+            return self._error(400, "edgeType is required", "MISSING_FIELD")
+        if edge != "COMPANY_FOLLOWED_BY_MEMBER":  # CompanyFollowedByMember before 202305
+            return self._error(400, f"Invalid value {edge} for edgeType",
+                               "INVALID_VALUE_FOR_FIELD")
+        if not self._may(grant, organization.urn, write=False):
+            return self._denied("networkSizes", "GET")
+        return self._json({"firstDegreeSize": organization.followers})

@@ -28,6 +28,9 @@ class FakeAccount:
     id: str
     username: str
     display_name: str
+    # What verify_credentials counts (set by a test to read the account's figures).
+    followers_count: int = 0
+    following_count: int = 0
 
 
 @dataclass
@@ -150,8 +153,11 @@ class OAuthEndpoints:
         return {"id": account.id, "username": account.username, "acct": account.username,
                 "display_name": account.display_name, "locked": False, "bot": False,
                 "url": f"{self.url}/@{account.username}", "avatar": "", "note": "",
-                "created_at": "2023-01-01T00:00:00.000Z", "followers_count": 0,
-                "following_count": 0, "statuses_count": 0}
+                "created_at": "2023-01-01T00:00:00.000Z",
+                "followers_count": account.followers_count,
+                "following_count": account.following_count,
+                "statuses_count": sum(1 for status in self._statuses.values()
+                                      if status["account_id"] == account.id)}
 
     def _instance_v2(self) -> Response:
         return _json({"domain": self.domain, "title": "Fake Social", "version": "4.3.0",

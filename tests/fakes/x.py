@@ -8,7 +8,7 @@ Relais uses:
                                     stops working) → {"token_type": "bearer", "expires_in":
                                     7200, "access_token", "scope", "refresh_token"?};
                                     refusals {"error", "error_description"}
-    GET  /2/users/me                {"data": {"id", "name", "username"}}
+    GET  /2/users/me                {"data": {"id", "name", "username"}} (x_users.py)
     POST /2/tweets                  JSON {"text", "media": {"media_ids"}, "reply":
                                     {"in_reply_to_tweet_id"}} → 201 {"data": {"id", "text"}}
     GET  /2/users/{id}/tweets       start_time, max_results, tweet.fields, pagination_token
@@ -54,6 +54,7 @@ from werkzeug.wrappers import Request, Response
 
 from .server import LoopbackServer
 from .x_media import FakeXMedia
+from .x_users import FakeXUsers
 
 CLIENT_ID = "fake-x-client-id"
 CLIENT_SECRET = "fake-x-client-secret"
@@ -67,9 +68,11 @@ class FakeUser:
     id: str
     name: str
     username: str
+    followers_count: int = 0  # the user's public_metrics, set by a test
+    following_count: int = 0
 
 
-class FakeX(FakeXMedia, LoopbackServer):
+class FakeX(FakeXMedia, FakeXUsers, LoopbackServer):
     def __init__(self, *, seed: int = 0, p_5xx: float = 0.0, p_429: float = 0.0,
                  hang_seconds: float = 5.0):
         self._stopping = threading.Event()
@@ -296,8 +299,7 @@ class FakeX(FakeXMedia, LoopbackServer):
         method = request.method
         parts = [p for p in path.split("/") if p]
         if path == "/2/users/me" and method == "GET":
-            return self._json({"data": {"id": user.id, "name": user.name,
-                                        "username": user.username}})
+            return self._me(request, user)
         if path == "/2/tweets" and method == "POST":
             return self._create(request.get_json(silent=True) or {}, user)
         if len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets":
