@@ -87,4 +87,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_media_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(results_bp)
+    from .results.report_routes import bp as reports_bp  # the monthly report
+    app.register_blueprint(reports_bp)
     init_api(app)

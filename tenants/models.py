@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     String,
     UniqueConstraint,
     Uuid,
@@ -33,6 +34,12 @@ class Agency(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # White label: the monthly reports' colour and logo (migration 0014). The logo is
+    # deferred: the agency is loaded on every request, its logo only for a report.
+    brand_color: Mapped[str] = mapped_column(String(7), default="#1f4e79",
+                                             server_default="#1f4e79")
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_type: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class Membership(TenantMixin, db.Model):

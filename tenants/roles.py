@@ -27,6 +27,8 @@ class Permission(StrEnum):
     STAFF_MANAGE_ROLES = "staff.manage_roles"
     AUDIT_VIEW = "audit.view"
     BILLING_MANAGE = "billing.manage"
+    # The agency's colour and logo on its clients' reports (white label).
+    BRANDING_MANAGE = "branding.manage"
     POST_REVIEW_INTERNAL = "post.review_internal"
     # Who decides how a client's posts get approved: "none" lets posts out unreviewed.
     APPROVAL_POLICY_MANAGE = "approval.policy_manage"
@@ -45,6 +47,7 @@ _ADMIN = _MANAGER | {
     Permission.STAFF_INVITE,
     Permission.STAFF_MANAGE_ROLES,
     Permission.BILLING_MANAGE,
+    Permission.BRANDING_MANAGE,
 }
 _OWNER = _ADMIN | {Permission.AUDIT_VIEW}
 

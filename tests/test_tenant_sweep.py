@@ -67,6 +67,9 @@ PUBLIC_ENDPOINTS = {
     # Where Stripe's Checkout sends an SME owner back: thanks, nothing about anyone
     # (tests/billing/test_checkout.py).
     "billing.owner_checkout_done",
+    # The monthly report's signed link (tests/results/test_report_links.py).
+    "reports.public_html",
+    "reports.public_pdf",
 }
 
 # Routes whose parameter is a signed token, not an id: the token *is* the authority.
@@ -94,6 +97,10 @@ SIGNED_LINK_ENDPOINTS |= {"public_media.fetch"}
 # (tests/networks/test_owner_connect.py); any other state still needs the person signed in.
 SIGNED_LINK_ENDPOINTS |= {"owner_connect.page", "owner_connect.start", "owner_connect.add",
                           "owner_connect.bluesky"}
+# The monthly report's link: the signature names agency, client and month; tampered,
+# expired, archived-client and other-client links are refused in
+# tests/results/test_report_links.py.
+SIGNED_LINK_ENDPOINTS |= {"reports.public_html", "reports.public_pdf"}
 
 
 @dataclass
