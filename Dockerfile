@@ -8,6 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RELAIS_ENV=production \
     BEHIND_PROXY=1
 
+# WeasyPrint (the monthly report's PDF) draws text with Pango; fonts for the report.
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 10001 relais
 WORKDIR /app
 

@@ -19,6 +19,7 @@ Everything in the report is in the client's language, whatever the reader's own.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from flask import (
@@ -63,6 +64,7 @@ from .report import (
 from .report_send import contacts_with_email, send_report
 
 bp = Blueprint("reports", __name__)
+log = logging.getLogger(__name__)
 
 PAGE_LIMIT = "60 per minute"  # per address, on the public pages
 PDF_LIMIT = "20 per minute"  # a PDF costs the server about a second
@@ -70,6 +72,17 @@ PUBLIC = {"reports.public_html", "reports.public_pdf"}
 
 
 # --- responses ------------------------------------------------------------------------------
+
+def _pdf(client, period):
+    try:
+        body = report_pdf.render_pdf(client, period)
+    except report_pdf.PdfUnavailable:
+        log.error("report PDF unavailable: WeasyPrint cannot load Pango", exc_info=True)
+        return _problem(503, _l("The PDF cannot be made right now"),
+                        _l("The report can still be read on its page. Try the PDF again "
+                           "later."), language=client.language)
+    return _pdf_response(body, report_pdf.filename(client, period))
+
 
 def _pdf_response(body: bytes, name: str):
     response = make_response(body)
@@ -132,8 +145,7 @@ def pdf(client_id: uuid.UUID):
         period = _staff_period(client)
     except PeriodError as error:
         return _bad_month(client, error)
-    return _pdf_response(report_pdf.render_pdf(client, period),
-                         report_pdf.filename(client, period))
+    return _pdf(client, period)
 
 
 @bp.post("/clients/<uuid:client_id>/report/send")
@@ -220,8 +232,7 @@ def public_pdf(token: str):
     access, problem = _access(token)
     if problem is not None:
         return problem
-    return _pdf_response(report_pdf.render_pdf(access.client, access.period),
-                         report_pdf.filename(access.client, access.period))
+    return _pdf(access.client, access.period)
 
 
 # --- the agency's branding on its reports (owners and admins) -------------------------------

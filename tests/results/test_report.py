@@ -21,6 +21,8 @@ from tests.results.test_report_support import (
     set_language,
 )
 
+pytestmark = pytest.mark.pdf  # the report's pages link to, or are, its PDF
+
 
 @pytest.fixture
 def world(db):

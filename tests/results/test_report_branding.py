@@ -19,6 +19,8 @@ from tenants.models import Agency
 from tests.factories import login, make_world
 from tests.results.test_report_support import pdf_images, png, scene_for
 
+pytestmark = pytest.mark.pdf  # the report's pages link to, or are, its PDF
+
 
 @pytest.fixture
 def world(db):

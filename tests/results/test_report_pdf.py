@@ -10,7 +10,7 @@ import time
 import pytest
 
 from agency.results import report_pdf
-from agency.results.report_pdf import LocalFetcher, Refused
+from agency.results.report_fetch import LocalFetcher, Refused
 from tenants.context import tenant_scope
 from tests.factories import login, make_world
 from tests.results.test_dashboard_support import AS_OF
@@ -24,6 +24,8 @@ from tests.results.test_report_support import (
     scene_for,
     set_language,
 )
+
+pytestmark = pytest.mark.pdf  # the report's pages link to, or are, its PDF
 
 
 @pytest.fixture
@@ -146,3 +148,17 @@ def test_addresses_in_the_html_are_never_fetched(app, no_network):
         body = report_pdf.pdf_from_html(html)
     assert body.startswith(b"%PDF") and "Bonjour" in pdf_text(body)
     assert no_network == []
+
+
+def test_without_weasyprint_the_pdf_is_a_503_page_not_a_500(client, world, scene,
+                                                            monkeypatch):
+    from agency.results import report_pdf
+
+    def missing():
+        raise report_pdf.PdfUnavailable("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr(report_pdf, "_weasyprint", missing)
+    login(client, world.owner)
+    response = client.get(f"/clients/{world.client.id}/report.pdf?month=2026-10")
+    assert response.status_code == 503
+    assert "Le bilan reste lisible sur sa page" in response.get_data(as_text=True)
