@@ -13,7 +13,7 @@ from .media.models import Media
 from .networks.models import SocialAccount
 from .networks.sandbox_models import SandboxPost
 from .publishing.models import Publication
-from .results.models import AccountMetricDay, PostMetricSnapshot
+from .results.models import AccountMetricDay, MonthlyReport, PostMetricSnapshot
 
 __all__ = [
     "AccountMetricDay",
@@ -33,6 +33,7 @@ __all__ = [
     "Invitation",
     "Media",
     "Membership",
+    "MonthlyReport",
     "Post",
     "PostMedia",
     "PostMetricSnapshot",

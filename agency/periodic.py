@@ -38,6 +38,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     # Grace periods that ran out, trials over, holds to lift, quantities not yet synced.
     PeriodicJob("billing-check", 900, "billing.jobs:run_billing_checks"),
     PeriodicJob("metrics-collect", 3600, "agency.results.jobs:run_collection"),
+    # The month just ended, e-mailed to the contacts who opted in (1st–7th, from 08:00).
+    PeriodicJob("monthly-reports", 3600, "agency.results.jobs:run_monthly_reports"),
 ]
 
 _NAME = re.compile(r"[a-z0-9-]+")

@@ -155,6 +155,7 @@ class ContactSchema(ma.Schema):
     email = fields.String()
     phone = fields.String()
     approves_posts = fields.Boolean()
+    receives_reports = fields.Boolean()
 
 
 class ContactCreateSchema(ma.Schema):
@@ -163,6 +164,10 @@ class ContactCreateSchema(ma.Schema):
                           metadata={"description": "Required when approves_posts is true."})
     phone = fields.String(load_default="", validate=validate.Length(max=32))
     approves_posts = fields.Boolean(load_default=False)
+    receives_reports = fields.Boolean(
+        load_default=False,
+        metadata={"description": "E-mailed the monthly report at the start of each month. "
+                                 "Requires an e-mail address."})
 
 
 class ContactUpdateSchema(ma.Schema):
@@ -172,3 +177,4 @@ class ContactUpdateSchema(ma.Schema):
     email = fields.String(validate=validate.Length(max=254))
     phone = fields.String(validate=validate.Length(max=32))
     approves_posts = fields.Boolean()
+    receives_reports = fields.Boolean()

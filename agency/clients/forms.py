@@ -180,6 +180,7 @@ class ContactForm(FlaskForm):
         validators=[Optional(), Length(max=32, message=_l("Enter a valid phone number."))],
     )
     approves_posts = BooleanField(_l("Approves posts"))
+    receives_reports = BooleanField(_l("Receives the monthly report"))
 
     def values(self) -> dict:
         return {
@@ -187,6 +188,7 @@ class ContactForm(FlaskForm):
             "email": (self.email.data or "").strip(),
             "phone": (self.phone.data or "").strip(),
             "approves_posts": bool(self.approves_posts.data),
+            "receives_reports": bool(self.receives_reports.data),
         }
 
 

@@ -130,6 +130,9 @@ class Contact(TenantMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     approves_posts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Opted in to the monthly report, e-mailed at the start of each month (results).
+    receives_reports: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=sa_false())
     # Set once the contact has accepted an invitation to their own sign-in (client role):
     # they then see their client's waiting posts and past decisions without a link.
     user_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -31,7 +31,7 @@ ADDRESS_LINE_MAX, POSTAL_CODE_MAX, CITY_MAX = 200, 16, 120  # the columns' sizes
 # (letters, digits, spaces and hyphens: "SW1A 1AA", "H2X 1Y4", "1000").
 _FR_POSTAL_CODE = re.compile(r"[0-9]{5}")
 _POSTAL_CODE = re.compile(r"[A-Z0-9](?:[A-Z0-9 -]*[A-Z0-9])?")
-CONTACT_FIELDS = ("name", "email", "phone", "approves_posts")
+CONTACT_FIELDS = ("name", "email", "phone", "approves_posts", "receives_reports")
 
 
 def valid_timezone(name: str) -> bool:
@@ -210,11 +210,19 @@ def _validate_contact(values: dict) -> dict:
     return out
 
 
-def create_contact(client: Client, values: dict) -> Contact:
-    out = _validate_contact(values)
-    if out.get("approves_posts") and not out.get("email"):
+def _needs_email(approves: bool, receives_reports: bool, email: str) -> None:
+    if approves and not email:
         raise ServiceError(_("A contact who approves posts needs an e-mail address."),
                            field="email")
+    if receives_reports and not email:
+        raise ServiceError(_("A contact who receives the monthly report needs an e-mail "
+                             "address."), field="email")
+
+
+def create_contact(client: Client, values: dict) -> Contact:
+    out = _validate_contact(values)
+    _needs_email(out.get("approves_posts", False), out.get("receives_reports", False),
+                 out.get("email", ""))
     contact = Contact(client_id=client.id, **out)
     db.session.add(contact)
     db.session.flush()
@@ -224,11 +232,9 @@ def create_contact(client: Client, values: dict) -> Contact:
 
 def update_contact(contact: Contact, values: dict) -> Contact:
     out = _validate_contact(values)
-    approves = out.get("approves_posts", contact.approves_posts)
-    email = out.get("email", contact.email)
-    if approves and not email:
-        raise ServiceError(_("A contact who approves posts needs an e-mail address."),
-                           field="email")
+    _needs_email(out.get("approves_posts", contact.approves_posts),
+                 out.get("receives_reports", contact.receives_reports),
+                 out.get("email", contact.email))
     changed = [k for k, v in out.items() if getattr(contact, k) != v]
     for key in changed:
         setattr(contact, key, out[key])

@@ -93,3 +93,24 @@ class AccountMetricDay(TenantMixin, db.Model):
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                server_default=func.now())
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class MonthlyReport(TenantMixin, db.Model):
+    """A client's report for a month, sent: the row is written in the same transaction as
+    the e-mails are queued, and (client, month) is unique, so a month is sent once
+    whatever the retries. ``generated_at`` is the time its figures stand at: the report's
+    link shows them as they were then."""
+
+    __tablename__ = "monthly_reports"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "id"),
+        UniqueConstraint("agency_id", "client_id", "month"),
+        ForeignKeyConstraint(["agency_id", "client_id"], ["clients.agency_id", "clients.id"],
+                             ondelete="CASCADE"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    month: Mapped[date] = mapped_column(Date)  # its first day
+    generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)

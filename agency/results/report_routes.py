@@ -61,7 +61,7 @@ from .report import (
     parse_month,
     render_html,
 )
-from .report_send import contacts_with_email, send_report
+from .report_send import contacts_with_email, figures_as_sent, send_report
 
 bp = Blueprint("reports", __name__)
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ PUBLIC = {"reports.public_html", "reports.public_pdf"}
 
 def _pdf(client, period):
     try:
-        body = report_pdf.render_pdf(client, period)
+        body = report_pdf.render_pdf(client, period, as_of=figures_as_sent(client, period))
     except report_pdf.PdfUnavailable:
         log.error("report PDF unavailable: WeasyPrint cannot load Pango", exc_info=True)
         return _problem(503, _l("The PDF cannot be made right now"),
@@ -124,7 +124,7 @@ def show(client_id: uuid.UUID):
     month = period.first.strftime("%Y-%m")
     token = report_links.make_token(client, period)
     html = render_html(
-        client, period, staff=True,
+        client, period, staff=True, as_of=figures_as_sent(client, period),
         pdf_url=url_for("reports.pdf", client_id=client.id, month=month),
         results_url=url_for("results.dashboard", client_id=client.id, period=month),
         share_url=url_for("reports.public_html", token=token, _external=True),
@@ -222,7 +222,7 @@ def public_html(token: str):
     if problem is not None:
         return problem
     return make_response(render_html(
-        access.client, access.period,
+        access.client, access.period, as_of=figures_as_sent(access.client, access.period),
         pdf_url=url_for("reports.public_pdf", token=token)))
 
 

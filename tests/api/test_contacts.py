@@ -22,7 +22,7 @@ def test_list_contacts(client, world, owner):
     assert response.status_code == 200
     assert response.get_json() == [{
         "id": str(world.contact_id), "name": "Sophie", "email": "sophie@agence-alpha.test",
-        "phone": "", "approves_posts": True,
+        "phone": "", "approves_posts": True, "receives_reports": False,
     }]
     empty = client.get(f"/api/v1/clients/{world.other_client_id}/contacts", headers=owner)
     assert empty.get_json() == []
