@@ -10,9 +10,11 @@ MIGRATION_DATABASE_URL, else the embedded SQLite), through the app's own HTTP st
 - statements: how many SQL statements each page runs, for the small and the big client
   (the dashboard's must not grow with the number of posts), and for the agency
   overview with 2 and with 200 clients;
-- overview: the agency overview with 200 clients.
+- overview: the agency overview with 200 clients;
+- the monthly report of the big client: its page, and its PDF (WeasyPrint).
 
-Target (issue 7): dashboard p95 < 200 ms on PostgreSQL, statements constant. The data is
+Targets (issue 7): dashboard p95 < 200 ms on PostgreSQL, statements constant, a monthly
+PDF in under 3 s. The data is
 created here (one agency) and removed afterwards.
 """
 
@@ -153,6 +155,13 @@ def main() -> None:
             for _ in range(10):  # interleaved, so machine noise hits all alike
                 for name in samples:
                     samples[name] += _time(partial(get, pages[name]), max(1, ROUNDS // 10))
+            report = f"/clients/{ids['big']}/report?month={month}"
+            pdf = f"/clients/{ids['big']}/report.pdf?month={month}"
+            get(pdf)  # warm WeasyPrint (fonts)
+            report_html, report_pdf = [], []
+            for _ in range(max(3, ROUNDS // 6)):
+                report_html += _time(partial(get, report), 1)
+                report_pdf += _time(partial(get, pdf), 1)
             _more_clients(app, ids["agency"])
             counts["overview_200"] = count(pages["overview"])
             overview = _time(lambda: get(pages["overview"]), max(10, ROUNDS // 3))
@@ -176,6 +185,8 @@ def main() -> None:
           f"small {counts['small']}, big {counts['big']}; overview with 2 clients "
           f"{counts['overview']}, with {CLIENTS} {counts['overview_200']}")
     print(f"  overview, {CLIENTS} clients        : {_fmt(overview)}")
+    print(f"  monthly report, big client  : page {_fmt(report_html)}")
+    print(f"                                PDF  {_fmt(report_pdf)}")
 
 
 if __name__ == "__main__":
