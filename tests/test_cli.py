@@ -61,9 +61,10 @@ def test_seed_demo_is_idempotent(app, db):
 
         assert db.session.scalar(select(func.count()).select_from(SocialAccount)) == 3
         from agency.publishing.models import Publication
+        from agency.results.demo_history import FOLLOWER_DAYS
         from agency.results.models import AccountMetricDay, PostMetricSnapshot
 
-        # Besides the week's work, two months of published history with its figures
+        # Besides the week's work, three months of published history with its figures
         # (agency/results/demo_history.py), so the results pages have charts to show.
         history = select(Publication.post_id).where(Publication.state == "published")
         assert db.session.scalar(select(func.count()).select_from(Post).where(
@@ -72,7 +73,7 @@ def test_seed_demo_is_idempotent(app, db):
             Publication.state != "published")).all()
         assert publication.state == "scheduled"
         assert db.session.scalar(select(func.count()).select_from(PostMetricSnapshot)) > 0
-        assert db.session.scalar(select(func.count()).select_from(AccountMetricDay)) == 3 * 70
+        assert db.session.scalar(select(func.count()).select_from(AccountMetricDay)) == 3 * FOLLOWER_DAYS
         [media] = db.session.scalars(select(Media)).all()
         assert (media.kind, media.mime, media.width, media.height) == (
             "image", "image/jpeg", 1080, 1080)

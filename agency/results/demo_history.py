@@ -1,15 +1,16 @@
-"""Two months of past results for a demo client, so its charts have something to show.
+"""Three months of past results for a demo client: its charts and its report compare a
+whole month with the one before.
 
 ``seed_history(client, account, author_id)`` writes, for one sandbox account:
 
-- about 60 days of posts already out (three or four a week, at varying hours of the
+- about 95 days of posts already out (three or four a week, at varying hours of the
   client's day), each exactly as the engine leaves one: an approved post with its
   revision and target, the post the sandbox stored (so its feed shows it and its later
   readings find it), and the publication ``published`` with the sandbox's id and link;
 - for each, the readings the collection would have taken (an hour, a day, a week, a
   month after publishing, those already past), figures from sandbox_figures.py, the
   same the sandbox answers for that post at that age;
-- the account's followers for each of the past ~70 days (today is left to the live
+- the account's followers for each of the past 100 days (today is left to the live
   collection).
 
 Idempotent: ids are derived from the account and the day, so a second run adds only
@@ -38,8 +39,8 @@ from .models import AccountMetricDay, PostMetricSnapshot
 from .sandbox_figures import account_figures, post_figures
 from .schedule import AGES
 
-POST_DAYS = 60
-FOLLOWER_DAYS = 70
+POST_DAYS = 95  # the month before last is whole: a report compares with it
+FOLLOWER_DAYS = 100
 # Fixed: the same account and day give the same ids on every run.
 NAMESPACE = uuid.UUID("6f1d0c1e-2b7a-4c55-9d0e-7e2f1a6b9c3d")
 LABEL = "Démo"

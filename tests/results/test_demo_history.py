@@ -44,7 +44,7 @@ def _counts(db, world) -> dict:
 
 def test_the_history_is_written_once(app, db, world):
     account = make_account(app, db, world, network="sandbox")
-    assert 25 <= _seed(db, world, account) <= 40  # a few posts a week for two months
+    assert 45 <= _seed(db, world, account) <= 60  # four posts a week for three months
     first = _counts(db, world)
     assert _seed(db, world, account) == 0
     assert _counts(db, world) == first
