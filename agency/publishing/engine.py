@@ -16,16 +16,19 @@ blind retry: what cannot be settled becomes ``needs_attention`` and is shown to 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import Uuid, bindparam, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import DateTime, String
 
 from agency.content.models import Revision
 from agency.extensions import db
@@ -51,6 +54,11 @@ P = PublicationState
 _CONTENT_MISSING = _l("The approved content could not be assembled (a file or the account's "
                       "access is missing). Edit the post or reconnect the account, then have "
                       "it approved again.")
+
+# The plain "published" settlements of a group claimed at once are written together, at
+# the group's end or once the oldest has waited this long (a slow network must not leave
+# what went out "sending" for long: its lease runs meanwhile).
+SETTLE_EVERY_SECONDS = 0.5
 
 # Tests set this to simulate a crash at a named point ("after_sending_committed",
 # "after_network_answered"); it is never set in production.
@@ -100,10 +108,12 @@ def publish(agency_id: uuid.UUID, publication_id: uuid.UUID) -> str:
 def publish_many(agency_id: uuid.UUID, publication_ids: list[uuid.UUID]
                  ) -> dict[uuid.UUID, str]:
     """Send a batch of one agency's ``queued`` publications, one after the other (the
-    dispatcher hands them out in groups: one job and one load for the lot). Each keeps
-    its own guarantee: it is claimed (``sending`` committed) just before its own call
-    and settled after it, so a crash mid-batch leaves at most the one in flight to
-    reconcile, and the others ``queued`` to be sent by the next job."""
+    dispatcher hands them out in groups: one job and one load for the lot). Each is
+    claimed (``sending`` committed) before its call: on networks whose unknown outcomes
+    reconciliation settles for certain, the whole group at once and the plain
+    settlements written together (``_send_claimed_together``); elsewhere each just
+    before its own call, so a crash mid-batch leaves at most the one in flight to
+    reconcile and the others ``queued`` for the next job (``_send_one_by_one``)."""
     with tenant_scope(agency_id):
         try:
             return _publish_many(list(publication_ids))
@@ -119,17 +129,21 @@ def _publish(publication_id: uuid.UUID) -> str:
 @dataclass(frozen=True)
 class _Sent:
     """A publish that went out with nothing else to record: settled by one UPDATE,
-    committed together with the next claim of the batch (or alone at its end)."""
+    committed together with the next claim of the batch (or alone at its end), or with
+    the other plain settlements of a group claimed at once."""
 
     publication_id: uuid.UUID
     published: Published
+    answered_at: datetime = field(default_factory=lambda: _now())
 
 
 def _publish_many(publication_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     results = dict.fromkeys(publication_ids, "skipped")
     batch = _load_batch(publication_ids)
-    together = [item for item in batch if _settles_for_certain(item[0].network)]
-    alone = [item for item in batch if not _settles_for_certain(item[0].network)]
+    certain = {network: _settles_for_certain(network) for network in {p.network
+                                                                       for p, _ in batch}}
+    together = [item for item in batch if certain[item[0].network]]
+    alone = [item for item in batch if not certain[item[0].network]]
     if together:
         _send_claimed_together(together, results)
     _send_one_by_one(alone, results)
@@ -149,13 +163,19 @@ def _settles_for_certain(network: str) -> bool:
 
 def _send_claimed_together(items: list[tuple[Publication, Revision]], results: dict) -> None:
     """One durable commit claims the whole group (the promise made once, not per
-    publication); each is then built, sent and settled in turn. The settlement need not
-    wait for the disk: lost in a database crash, it leaves ``sending``, which the lease
-    turns into ``unknown`` and reconciliation settles for certain on these networks."""
+    publication); each is then built and sent in turn. The plain "published" ones are
+    settled together (one UPDATE, at the group's end or every SETTLE_EVERY_SECONDS),
+    and need not wait for the disk: a settlement lost in a crash, of the process or of
+    the database, leaves ``sending``, which the lease turns into ``unknown`` and
+    reconciliation settles for certain on these networks. Any other outcome is recorded
+    at once, in its own transaction."""
     now = _now()
+    # Every check happens before the group's first send: one read of the accounts'
+    # pauses serves them all.
+    paused = ratelimit.pauses({snapshot.social_account_id for snapshot, _ in items})
     ready = []
     for snapshot, revision in items:
-        checked = _precheck(snapshot, now)
+        checked = _precheck(snapshot, now, paused=paused.get(snapshot.social_account_id))
         if isinstance(checked, str):
             results[snapshot.id] = checked
         else:
@@ -163,39 +183,59 @@ def _send_claimed_together(items: list[tuple[Publication, Revision]], results: d
     if not ready:
         return
     lease = timedelta(seconds=current_app.config["PUBLISH_LEASE_SECONDS"])
+    leased_until = now + lease
     claimed = dict(db.session.execute(
         update(Publication)
         # The same revisions as the snapshots: a post withdrawn and approved again
         # meanwhile is sent as approved now, by its own job, never as it was.
         .where(tuple_(Publication.id, Publication.revision_id).in_(
             [(s.id, s.revision_id) for s, _, _ in ready]), Publication.state == P.QUEUED)
-        .values(state=P.SENDING, lease_expires_at=now + lease,
+        .values(state=P.SENDING, lease_expires_at=leased_until,
                 sent_at=func.coalesce(Publication.sent_at, now),
                 attempts=Publication.attempts + 1)
         .returning(Publication.id, Publication.attempts)
         .execution_options(synchronize_session=False)).all())
     db.session.commit()  # the promise that we are sending, before we send
-    for snapshot, revision, adapter in ready:
-        attempt = claimed.get(snapshot.id)
-        if attempt is None:
-            continue
-        _crash_point("after_sending_committed")
-        try:
-            outgoing = build(snapshot, snapshot.account, db.session, revision=revision)
-        except (ContentMissing, CredentialsUnreadable) as problem:
-            log.error("publication %s cannot be assembled: %s", snapshot.id, problem)
-            results[snapshot.id] = _settle(snapshot.id, snapshot.social_account_id, adapter,
-                                           _outcome_content_missing)
-            continue
-        db.session.commit()  # only ends the read: no transaction during the call
-        outgoing = replace(outgoing, checkpoint=partial(_checkpoint, snapshot.id, attempt))
-        sent = _send(adapter, outgoing, snapshot.id, snapshot.social_account_id)
-        _carry_credentials(adapter, snapshot)
-        if isinstance(sent, _Sent):
-            results[snapshot.id] = _settle_published(sent)
-            _commit_without_waiting()
-        else:
-            results[snapshot.id] = sent
+    pending: list[_Sent] = []
+    oldest = 0.0
+    try:
+        for snapshot, revision, adapter in ready:
+            attempt = claimed.get(snapshot.id)
+            if attempt is None:
+                continue
+            _crash_point("after_sending_committed")
+            if _now() >= leased_until:
+                # The lease ran out before its turn (a slow group): the dispatcher turns
+                # it into "unknown" and reconciliation settles it; sending it now could
+                # race that reconciliation's own send.
+                results[snapshot.id] = "lapsed"
+                continue
+            try:
+                outgoing = build(snapshot, snapshot.account, db.session, revision=revision)
+            except (ContentMissing, CredentialsUnreadable) as problem:
+                log.error("publication %s cannot be assembled: %s", snapshot.id, problem)
+                results[snapshot.id] = _settle(snapshot.id, snapshot.social_account_id,
+                                               adapter, _outcome_content_missing)
+                continue
+            if db.session().in_transaction():
+                db.session.commit()  # only ends the read: no transaction during the call
+            outgoing = replace(outgoing, checkpoint=partial(_checkpoint, snapshot.id, attempt))
+            sent = _send(adapter, outgoing, snapshot.id, snapshot.social_account_id)
+            _carry_credentials(adapter, snapshot)
+            if not isinstance(sent, _Sent):
+                results[snapshot.id] = sent
+                continue
+            if not pending:
+                oldest = time.monotonic()
+            pending.append(sent)
+            if time.monotonic() - oldest >= SETTLE_EVERY_SECONDS:
+                _settle_published_together(pending, results)
+                pending = []
+    finally:
+        # Also when the job stops half-way (a timeout, a shutdown): what went out is
+        # recorded now rather than left to reconciliation.
+        if pending:
+            _settle_published_together(pending, results)
 
 
 def _send_one_by_one(items: list[tuple[Publication, Revision]], results: dict) -> None:
@@ -296,9 +336,10 @@ def _claim(snapshot: Publication, revision: Revision, *, settle: _Sent | None,
     return adapter, replace(outgoing, checkpoint=partial(_checkpoint, snapshot.id, attempt))
 
 
-def _precheck(snapshot: Publication, now: datetime) -> Network | str:
+def _precheck(snapshot: Publication, now: datetime, *,
+              paused: float | object | None = ratelimit.UNREAD) -> Network | str:
     """The adapter to send with, or in one word why not now (held, failed, delayed),
-    recorded on the row."""
+    recorded on the row. ``paused``: the account's pause, if the caller read it."""
     account = snapshot.account
     if account.status != AccountStatus.CONNECTED:
         return _instead(snapshot.id, lambda p: (outcomes.hold(p, now), "held")[1])
@@ -307,7 +348,7 @@ def _precheck(snapshot: Publication, now: datetime) -> Network | str:
     except KeyError:
         return _instead(snapshot.id, lambda p: outcomes.fail(
             p, _("Relais cannot publish to this network yet."), "unsupported"))
-    wait = ratelimit.wait_seconds(snapshot.network, account.id)
+    wait = ratelimit.wait_seconds(snapshot.network, account.id, paused=paused)
     if wait > 0:
         return _instead(snapshot.id, partial(outcomes.delay,
                                              until=now + timedelta(seconds=wait)))
@@ -384,10 +425,44 @@ def _settle_published(sent: _Sent) -> str:
         .where(Publication.id == sent.publication_id,
                Publication.state.in_((P.SENDING, P.UNKNOWN)))
         .values(state=P.PUBLISHED, external_id=sent.published.external_id[:255],
-                external_url=sent.published.url[:1000], published_at=_now(),
+                external_url=sent.published.url[:1000], published_at=sent.answered_at,
                 lease_expires_at=None, last_error="", error_code="")
         .execution_options(synchronize_session=False)).rowcount
     return "published" if done == 1 else "skipped"
+
+
+def _settle_published_together(sent: list[_Sent], results: dict) -> None:
+    """Several plain "published" settlements, each as ``_settle_published`` would write
+    it (still only if ours to settle), in one transaction committed without waiting for
+    the disk; on PostgreSQL one ``UPDATE … FROM unnest(…)`` for them all."""
+    db.session.rollback()  # start clean: nothing of ours is open, an error may be
+    if db.session.get_bind().dialect.name != "postgresql":
+        for one in sent:  # SQLite has neither arrays nor column names for VALUES
+            results[one.publication_id] = _settle_published(one)
+        _commit_without_waiting()
+        return
+    # One statement whatever the group's size (four arrays, unnested side by side): the
+    # same compiled and prepared statement for every group.
+    rows = func.unnest(
+        bindparam("ids", [one.publication_id for one in sent], type_=ARRAY(Uuid)),
+        bindparam("external_ids", [one.published.external_id[:255] for one in sent],
+                  type_=ARRAY(String)),
+        bindparam("urls", [one.published.url[:1000] for one in sent], type_=ARRAY(String)),
+        bindparam("answered", [one.answered_at for one in sent],
+                  type_=ARRAY(DateTime(timezone=True))),
+    ).table_valued("id", "external_id", "external_url", "published_at").render_derived(
+        name="settled")
+    done = set(db.session.scalars(
+        update(Publication)
+        .where(Publication.id == rows.c.id, Publication.state.in_((P.SENDING, P.UNKNOWN)))
+        .values(state=P.PUBLISHED, external_id=rows.c.external_id,
+                external_url=rows.c.external_url, published_at=rows.c.published_at,
+                lease_expires_at=None, last_error="", error_code="")
+        .returning(Publication.id)
+        .execution_options(synchronize_session=False)))
+    _commit_without_waiting()
+    for one in sent:
+        results[one.publication_id] = "published" if one.publication_id in done else "skipped"
 
 
 def _outcome_retry(publication: Publication, account: SocialAccount, *,

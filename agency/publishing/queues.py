@@ -23,7 +23,8 @@ def queue(name: str = "default") -> Queue:
 class AppWorker(Worker):
     """A forking RQ worker whose jobs run inside a Flask application context.
 
-    Mappers are configured before the fork, so children do not redo that work.
+    Mappers are configured (and the network adapters imported) before the fork, so
+    children do not redo that work.
     """
 
     app: Flask
@@ -48,7 +49,10 @@ def run_worker(app: Flask, burst: bool = False, fork: bool = False,
                queues: tuple[str, ...] = QUEUE_NAMES) -> None:
     from sqlalchemy.orm import configure_mappers
 
+    from agency.networks.registry import can_publish
+
     configure_mappers()
+    can_publish("sandbox")  # imports every adapter now, not in the first job's time
     cls = AppWorker if fork else AppSimpleWorker
     cls.app = app
     with app.app_context():

@@ -41,10 +41,26 @@ def _pause_key(account_id: uuid.UUID) -> str:
     return f"{current_app.config['REDIS_KEY_PREFIX']}publish-pause:{account_id}"
 
 
-def wait_seconds(network: str, account_id: uuid.UUID) -> float:
+# ``wait_seconds`` reads the account's pause itself unless given what was read.
+UNREAD = object()
+
+
+def pauses(account_ids) -> dict[uuid.UUID, float | None]:
+    """Each account's pause (epoch seconds, or None), in one read."""
+    ids = list(account_ids)
+    if not ids:
+        return {}
+    found = get_redis().mget([_pause_key(account_id) for account_id in ids])
+    return {account_id: None if value is None else float(value)
+            for account_id, value in zip(ids, found, strict=True)}
+
+
+def wait_seconds(network: str, account_id: uuid.UUID, *,
+                 paused: float | object | None = UNREAD) -> float:
     """0 if the account may publish now (and the attempt is counted), else how long to
-    wait. Idempotent on refusal: a refused call takes nothing from the budget."""
-    paused_until = get_redis().get(_pause_key(account_id))
+    wait. Idempotent on refusal: a refused call takes nothing from the budget.
+    ``paused``: the account's pause as ``pauses`` read it just before, if it did."""
+    paused_until = get_redis().get(_pause_key(account_id)) if paused is UNREAD else paused
     if paused_until is not None:
         remaining = float(paused_until) - time.time()
         if remaining > 0:

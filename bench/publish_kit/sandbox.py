@@ -118,7 +118,9 @@ class Sandbox:
     def profile(self, process, name: str, out_dir: Path) -> None:
         """Sample ``process`` with py-spy until it exits (collapsed stacks, for speedscope
         or flamegraph.pl; read them with ``--profile-summary``)."""
-        spy = shutil.which("py-spy")
+        # On PATH, or beside this interpreter (installed into the project's venv).
+        spy = (shutil.which("py-spy")
+               or shutil.which("py-spy", path=str(Path(sys.executable).parent)))
         if spy is None:
             raise Refused("--profile needs py-spy on PATH (pip install py-spy).")
         out_dir.mkdir(parents=True, exist_ok=True)
