@@ -80,11 +80,12 @@ def test_only_active_clients_with_a_contact_opted_in_with_an_address(app, world)
     assert due_here(world, DUE) == []
 
 
-def test_sent_once_to_those_who_opted_in_whatever_the_retries(app, world, mail):
+def test_sent_once_to_those_who_opted_in_whatever_the_retries(app, world, mail, queue):
     scene_for(world)
     opt_in(app, world, world.client.id)  # Sophie, the approver, did not opt in
     with app.test_request_context():
-        assert jobs.run_monthly_reports(now=DUE) >= 1
+        assert jobs.run_monthly_reports(now=DUE, queue=queue) >= 1
+        assert f"report-{world.client.id}-2026-10" in queue.job_ids
         item = f"{world.client.id}/2026-10"
         assert jobs.monthly_report_job(str(world.agency_id), item) == "sent to 1"
         assert jobs.monthly_report_job(str(world.agency_id), item) == "nothing to send"
