@@ -119,7 +119,9 @@ def check(app, world, account_id, now=NOW) -> str:
 
 def test_a_token_expiring_soon_is_refreshed_and_stored_sealed(app, db, world, fake, mail):
     old = {"access_token": "old", "expires_at": _in(2), "refreshable": True}
-    new = {"access_token": "new", "expires_at": _in(60), "refreshable": True}
+    # A token with characters a sealed value (URL-safe base64) never holds: finding it
+    # in the column can only mean it was stored in clear.
+    new = {"access_token": "new token.", "expires_at": _in(60), "refreshable": True}
     account_id = make_account(app, db, world, old)
     fake.answer = new
 
@@ -127,7 +129,7 @@ def test_a_token_expiring_soon_is_refreshed_and_stored_sealed(app, db, world, fa
 
     assert fake.calls == [old]
     account = load(db, world, SocialAccount, account_id)
-    assert "new" not in account.credentials  # sealed, not stored in clear
+    assert "new token." not in account.credentials  # sealed, not stored in clear
     assert unseal(account.credentials) == new
     assert account.status == AccountStatus.CONNECTED
     assert "account.token_refreshed" in audit_actions(db, world)
