@@ -26,9 +26,7 @@ from functools import partial
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Uuid, bindparam, func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import DateTime, String
+from sqlalchemy import func, select, tuple_, update
 
 from agency.content.models import Revision
 from agency.extensions import db
@@ -48,6 +46,8 @@ from tenants.context import tenant_scope
 from . import outcomes, ratelimit
 from .models import Publication, PublicationState
 from .outgoing import ContentMissing, build
+from .settle import settle_published as _settle_published
+from .settle import settle_published_together as _settle_published_together
 
 log = logging.getLogger(__name__)
 P = PublicationState
@@ -271,13 +271,6 @@ def _carry_credentials(adapter: Network, snapshot: Publication) -> None:
         snapshot.account.credentials = seal(refreshed)
 
 
-def _commit_without_waiting() -> None:
-    """Commit a record whose loss in a database crash only delays the truth."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.commit()
-
-
 def _outcome_content_missing(publication: Publication, account: SocialAccount) -> str:
     return outcomes.fail(publication, str(_CONTENT_MISSING), "content_missing")
 
@@ -414,55 +407,6 @@ def _account_news(adapter: Network) -> bool:
     rate-limit pause): only then does settling need to load it."""
     return (adapter.credentials_after_use() is not None
             or bool(getattr(adapter, "rate_limited_until", None)))
-
-
-def _settle_published(sent: _Sent) -> str:
-    """The common case in one conditional UPDATE (the caller commits): published, if it
-    is still ours to settle (a duplicate job or a reconciliation may have settled it
-    meanwhile)."""
-    done = db.session.execute(
-        update(Publication)
-        .where(Publication.id == sent.publication_id,
-               Publication.state.in_((P.SENDING, P.UNKNOWN)))
-        .values(state=P.PUBLISHED, external_id=sent.published.external_id[:255],
-                external_url=sent.published.url[:1000], published_at=sent.answered_at,
-                lease_expires_at=None, last_error="", error_code="")
-        .execution_options(synchronize_session=False)).rowcount
-    return "published" if done == 1 else "skipped"
-
-
-def _settle_published_together(sent: list[_Sent], results: dict) -> None:
-    """Several plain "published" settlements, each as ``_settle_published`` would write
-    it (still only if ours to settle), in one transaction committed without waiting for
-    the disk; on PostgreSQL one ``UPDATE … FROM unnest(…)`` for them all."""
-    db.session.rollback()  # start clean: nothing of ours is open, an error may be
-    if db.session.get_bind().dialect.name != "postgresql":
-        for one in sent:  # SQLite has neither arrays nor column names for VALUES
-            results[one.publication_id] = _settle_published(one)
-        _commit_without_waiting()
-        return
-    # One statement whatever the group's size (four arrays, unnested side by side): the
-    # same compiled and prepared statement for every group.
-    rows = func.unnest(
-        bindparam("ids", [one.publication_id for one in sent], type_=ARRAY(Uuid)),
-        bindparam("external_ids", [one.published.external_id[:255] for one in sent],
-                  type_=ARRAY(String)),
-        bindparam("urls", [one.published.url[:1000] for one in sent], type_=ARRAY(String)),
-        bindparam("answered", [one.answered_at for one in sent],
-                  type_=ARRAY(DateTime(timezone=True))),
-    ).table_valued("id", "external_id", "external_url", "published_at").render_derived(
-        name="settled")
-    done = set(db.session.scalars(
-        update(Publication)
-        .where(Publication.id == rows.c.id, Publication.state.in_((P.SENDING, P.UNKNOWN)))
-        .values(state=P.PUBLISHED, external_id=rows.c.external_id,
-                external_url=rows.c.external_url, published_at=rows.c.published_at,
-                lease_expires_at=None, last_error="", error_code="")
-        .returning(Publication.id)
-        .execution_options(synchronize_session=False)))
-    _commit_without_waiting()
-    for one in sent:
-        results[one.publication_id] = "published" if one.publication_id in done else "skipped"
 
 
 def _outcome_retry(publication: Publication, account: SocialAccount, *,
